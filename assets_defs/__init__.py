@@ -1,0 +1,1 @@
+"""One module per stage of the episode chain: pure functions on top, a thin Dagster asset below."""

@@ -1,0 +1,1 @@
+"""Media work for review and post-production: ffprobe/ffmpeg, espeak-ng narration, subtitles, cards."""

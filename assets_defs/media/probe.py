@@ -1,0 +1,62 @@
+"""What a video file really holds, asked of ffprobe and ffmpeg rather than trusted from metadata."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from upath import UPath
+
+from ray_jobs.storage import local_copy
+
+
+class ProbeError(RuntimeError):
+    """ffprobe or ffmpeg could not read the file; the message names it and keeps stderr's tail."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    duration: float
+    has_audio: bool
+
+
+def _run(cmd: list[str], path: Path | UPath) -> bytes:
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        raise ProbeError(f"{path}: {cmd[0]} failed: {proc.stderr.decode(errors='replace')[-600:].strip()}")
+    return proc.stdout
+
+
+def probe_video(path: Path | UPath) -> VideoInfo:
+    """Counts decoded frames (not the container's claim), so a truncated file is caught."""
+    with local_copy(UPath(path)) as local:
+        out = json.loads(_run([
+            "ffprobe", "-v", "error", "-count_frames", "-show_entries",
+            "stream=codec_type,width,height,nb_read_frames,r_frame_rate:format=duration", "-of", "json", str(local),
+        ], path))
+    video = [s for s in out.get("streams", []) if s.get("codec_type") == "video"]
+    if not video or not video[0].get("nb_read_frames"):
+        raise ProbeError(f"{path}: no decodable video stream")
+    num, den = (int(x) for x in video[0]["r_frame_rate"].split("/"))
+    return VideoInfo(
+        width=int(video[0]["width"]), height=int(video[0]["height"]), num_frames=int(video[0]["nb_read_frames"]),
+        fps=num / den if den else 0.0, duration=float(out.get("format", {}).get("duration", 0.0)),
+        has_audio=any(s.get("codec_type") == "audio" for s in out["streams"]),
+    )
+
+
+def luma_frames(path: Path | UPath, width: int = 64, height: int = 36) -> np.ndarray:
+    """Every frame as a small grey image (F, height, width), float32 on a 0-255 scale."""
+    with local_copy(UPath(path)) as local:
+        raw = _run([
+            "ffmpeg", "-v", "error", "-i", str(local), "-vf", f"scale={width}:{height}",
+            "-f", "rawvideo", "-pix_fmt", "gray", "-",
+        ], path)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, height, width).astype(np.float32)

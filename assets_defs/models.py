@@ -1,0 +1,118 @@
+"""What each daily asset holds: pydantic records, stored as JSON by the IO manager and shown in the UI."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Scene(BaseModel):
+    """One shot of the shot list (分镜)."""
+
+    index: int  # 1-based, as a producer counts scenes
+    beat: int
+    narration_zh: str
+    narration_en: str
+    visual: str
+    focus: str = ""  # a star the shot centres on
+    shot: str = ""  # camera hint for the sky renderer: "reveal" draws the figure line by line
+    seconds: float
+
+
+class Script(BaseModel):
+    date: str
+    episode_number: int
+    constellation: str  # IAU abbreviation
+    latin: str
+    english: str
+    chinese: str
+    title_zh: str
+    title_en: str
+    source: str
+    catalog_version: str
+    scenes: list[Scene]
+
+    @property
+    def scene_seconds(self) -> float:
+        return sum(scene.seconds for scene in self.scenes)
+
+
+class SafetyRewrite(BaseModel):
+    field: str
+    term: str
+    replacement: str
+
+
+class ScenePrompt(BaseModel):
+    scene: int
+    prompt: str
+    negative_prompt: str
+    seed: int
+    style: str
+    narration_zh: str  # after text safety: what is spoken and subtitled
+    narration_en: str
+    rewrites: list[SafetyRewrite] = Field(default_factory=list)
+
+
+class ScenePrompts(BaseModel):
+    date: str
+    style: str
+    prompts: list[ScenePrompt]
+
+
+class ClipRecord(BaseModel):
+    """A clip and everything that made it: the lineage a user inspects."""
+
+    scene: int
+    cache_key: str
+    path: str
+    backend: str
+    model_revision: str
+    seed: int
+    prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+    cached: bool
+    replica: str = ""
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class ClipSet(BaseModel):
+    date: str
+    clips: list[ClipRecord]
+
+    @property
+    def generated(self) -> int:
+        return sum(not clip.cached for clip in self.clips)
+
+
+class Verdict(BaseModel):
+    passed: bool
+    reason: str = ""  # the first failed check, in words
+    checks: dict[str, bool] = Field(default_factory=dict)
+    measures: dict[str, float] = Field(default_factory=dict)
+
+
+class ReviewedClip(BaseModel):
+    clip: ClipRecord
+    verdict: Verdict
+    attempts: int = 1
+    rejected: list[str] = Field(default_factory=list)  # "key: reason" of clips that failed review
+
+
+class ReviewedClips(BaseModel):
+    date: str
+    clips: list[ReviewedClip]
+
+
+class Episode(BaseModel):
+    date: str
+    video: str
+    poster: str
+    subtitles: str
+    metadata: str
+    duration_seconds: float
+    expected_seconds: float

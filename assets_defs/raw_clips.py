@@ -1,0 +1,116 @@
+"""The `raw_clips` asset: one clip per scene, generated on the Ray replica pool, content-addressed.
+
+A clip is looked up by its cache key before any generation: an unchanged scene costs nothing,
+and an edited scene regenerates only its own clip.
+"""
+
+import json
+
+import dagster as dg
+from upath import UPath
+
+from assets_defs.media.probe import ProbeError, probe_video
+from assets_defs.models import ClipRecord, ClipSet, ScenePrompts, Script
+from assets_defs.resources import ClipGenerator, Storage
+from orchestration.partitions import daily_partitions
+from ray_jobs.backends import frames_for, model_revision, native_fps
+from ray_jobs.requests import ClipRequest, ClipResult
+from ray_jobs.storage import clip_path, clip_record_path
+
+
+def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
+    """What to ask the backend for, scene by scene. Pure."""
+    spec, fps = generator.spec, native_fps(generator.backend)
+    requests = []
+    for scene, prompt in zip(script.scenes, prompts.prompts, strict=True):
+        requests.append(ClipRequest(
+            scene_id=f"{script.date}/scene-{scene.index}",
+            backend=generator.backend,
+            model_revision=revision,
+            prompt=prompt.prompt,
+            negative_prompt=prompt.negative_prompt,
+            seed=prompt.seed,
+            width=generator.width or spec.width,
+            height=generator.height or spec.height,
+            num_frames=generator.num_frames or frames_for(scene.seconds, fps, generator.backend, spec.max_frames),
+            fps=fps,
+            steps=generator.steps if generator.steps is not None else spec.steps,
+            guidance_scale=generator.guidance_scale if generator.guidance_scale is not None else spec.guidance_scale,
+            constellation=script.constellation,
+            focus=scene.focus,
+            shot=scene.shot,
+        ))
+    return requests
+
+
+def cached_clip(root: UPath, request: ClipRequest) -> ClipResult | None:
+    """The finished clip for this key, if one is stored and still decodes; else None (make it again)."""
+    record, video = clip_record_path(root, request.cache_key), clip_path(root, request.cache_key)
+    if not (record.exists() and video.exists()):
+        return None
+    try:
+        probe_video(video)
+    except ProbeError:
+        return None
+    return ClipResult(**json.loads(record.read_text())["result"])
+
+
+def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool) -> ClipRecord:
+    return ClipRecord(
+        scene=scene, cache_key=result.cache_key, path=result.path, backend=request.backend,
+        model_revision=request.model_revision, seed=request.seed, prompt=request.prompt,
+        width=result.width, height=result.height, num_frames=result.num_frames, fps=result.fps,
+        steps=request.steps, guidance_scale=request.guidance_scale, cached=cached,
+        replica=result.replica, timings=result.timings,
+    )
+
+
+def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, storage: Storage,
+                     log) -> list[tuple[ClipResult, bool]]:
+    """Each request's clip and whether it came from the cache; only missing clips reach the pool."""
+    root = storage.root()
+    found = [cached_clip(root, request) for request in requests]
+    for request, hit in zip(requests, found):
+        if hit is None and clip_path(root, request.cache_key).exists():
+            log.warning(f"{request.scene_id}: stored clip {clip_path(root, request.cache_key)} is unreadable or unfinished; generating it again")
+    missing = [r for r, hit in zip(requests, found) if hit is None]
+    made = iter(generator.pool(storage).generate(
+        missing, on_done=lambda r: log.info(f"{r.scene_id}: clip ready on {r.replica} ({r.timings})")) if missing else [])
+    return [(hit, True) if hit is not None else (next(made), False) for hit in found]
+
+
+def clip_table(records: list[ClipRecord]) -> dg.TableMetadataValue:
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({
+            "scene": c.scene, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
+            "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": c.timings.get("generate_s", 0.0),
+            "path": c.path,
+        }) for c in records],
+        schema=dg.TableSchema(columns=[
+            dg.TableColumn("scene", "int"), dg.TableColumn("cached", "bool"), dg.TableColumn("seed", "int"),
+            dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
+            dg.TableColumn("generate_s", "float"), dg.TableColumn("path", "string"),
+        ]),
+    )
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1", kinds={"ray", "video"})
+def raw_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
+              clip_generator: ClipGenerator, storage: Storage) -> ClipSet:
+    """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache."""
+    revision = model_revision(clip_generator.settings(storage), script.catalog_version)
+    requests = clip_requests(script, scene_prompts, clip_generator, revision)
+    outcomes = generate_missing(requests, clip_generator, storage, context.log)
+    records = [to_record(scene.index, request, result, cached)
+               for scene, request, (result, cached) in zip(script.scenes, requests, outcomes)]
+    clips = ClipSet(date=script.date, clips=records)
+    context.add_output_metadata({
+        "backend": clip_generator.backend,
+        "model_revision": revision,
+        "clips": len(records),
+        "cache_hits": len(records) - clips.generated,
+        "generated": clips.generated,
+        "generate_seconds": round(sum(c.timings.get("generate_s", 0.0) for c in records if not c.cached), 3),
+        "clip_table": clip_table(records),
+    })
+    return clips

@@ -1,0 +1,1 @@
+"""Dagster definitions, resources, partitions, schedules and the `starloom` CLI."""

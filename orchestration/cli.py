@@ -1,0 +1,84 @@
+"""The `starloom` command: a thin shell over the library that turns errors into clean messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from orchestration.partitions import PartitionDateError, parse_episode_date, today_in_series
+from orchestration.resources import Settings, parse_size
+
+
+def _dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to ./var/dagster (SQLite storage, created on first use)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """Dagster wraps user errors; a person wants to read the one that says what is wrong."""
+    while getattr(error, "user_exception", None) is not None:
+        error = error.user_exception
+    return error
+
+
+@click.group()
+@click.version_option(package_name="starloom")
+def cli() -> None:
+    """starloom: a constellation a day (每日一星座), from myth to finished episode."""
+
+
+@cli.command()
+@click.argument("date", required=False)
+@click.option("--backend", type=click.Choice(["sky", "tiny-wan", "wan"]), help="Clip generator (default: sky, or STARLOOM_BACKEND).")
+@click.option("--size", help="Episode size as WIDTHxHEIGHT (default 1280x720).")
+@click.option("--language", type=click.Choice(["zh", "en"]), help="Narration and subtitle language (default zh).")
+def episode(date: str | None, backend: str | None, size: str | None, language: str | None) -> None:
+    """Make the episode for DATE (YYYY-MM-DD, default today in Asia/Shanghai); prints the mp4's path last."""
+    import dagster as dg
+
+    from orchestration.episode_run import run_episode
+
+    try:
+        partition = parse_episode_date(date) if date else today_in_series().isoformat()
+        width, height = parse_size(size) if size else (None, None)
+    except (PartitionDateError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    settings = Settings.from_env(backend=backend, width=width, height=height, language=language)
+    _dagster_home()
+    try:
+        video = run_episode(partition, settings, echo=lambda line: click.echo(line, err=True))
+    except (dg.DagsterError, Exception) as error:
+        cause = _root_cause(error)
+        raise click.ClickException(f"episode {partition} failed: {type(cause).__name__}: {cause}") from None
+    click.echo(video)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True)
+def ui(host: str, port: int) -> None:
+    """Open the Dagster UI on the same storage and DAGSTER_HOME as `starloom episode`."""
+    home = _dagster_home()
+    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})", err=True)
+    cmd = [sys.executable, "-m", "dagster_webserver", "-m", "orchestration.definitions", "-h", host, "-p", str(port)]
+    sys.exit(subprocess.call(cmd))
+
+
+@cli.command("build-tiny-wan")
+@click.argument("directory", default="var/models/tiny-wan", type=click.Path(file_okay=False))
+def build_tiny_wan_command(directory: str) -> None:
+    """Build the tiny random-initialised Wan2.2 pipeline and save it to DIRECTORY."""
+    from ray_jobs.backends.tiny_wan import build_tiny_wan
+
+    click.echo(build_tiny_wan(directory))
+
+
+def main() -> None:
+    cli()

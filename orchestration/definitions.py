@@ -1,0 +1,18 @@
+"""The one Definitions object Dagster loads: assets, checks, job, schedule and resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets_defs.catalog import catalog
+from orchestration.resources import Settings, build_resources
+from orchestration.schedules import DAILY_ASSETS, daily_episode_job, daily_episode_schedule
+
+ALL_ASSETS = [catalog, *DAILY_ASSETS]
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[daily_episode_job],
+    schedules=[daily_episode_schedule],
+    resources=build_resources(Settings.from_env()),
+)

@@ -1,0 +1,38 @@
+"""Materialize one day of the series in this process, recorded in DAGSTER_HOME like any run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from assets_defs.catalog import catalog
+from orchestration.definitions import ALL_ASSETS
+from orchestration.resources import Settings, build_resources
+from orchestration.schedules import DAILY_ASSETS
+
+
+def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
+    """tiny-wan is built on first use; `wan` weights must already be in place."""
+    if settings.backend == "tiny-wan" and not Path(settings.resolved_model_dir(), "model_index.json").exists():
+        from ray_jobs.backends.tiny_wan import build_tiny_wan
+
+        echo(f"building the tiny Wan2.2 test model in {settings.resolved_model_dir()}")
+        build_tiny_wan(settings.resolved_model_dir())
+
+
+def run_episode(partition: str, settings: Settings, echo: Callable[[str], None] = print,
+                instance: dg.DagsterInstance | None = None) -> str:
+    """Catalog first (unpartitioned), then the day's chain; returns the finished mp4's path."""
+    ensure_model(settings, echo)
+    resources = build_resources(settings)
+    instance = instance or dg.DagsterInstance.get()
+    echo(f"catalog from {settings.data_dir}")
+    dg.materialize([catalog], instance=instance, resources=resources)
+    echo(f"episode {partition} with backend {settings.backend} into {settings.storage}")
+    result = dg.materialize(ALL_ASSETS, selection=DAILY_ASSETS, partition_key=partition, instance=instance, resources=resources)
+    episode = result.output_for_node("final_episode")
+    for check in result.get_asset_check_evaluations():
+        echo(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+    return episode.video

@@ -1,0 +1,77 @@
+"""Deployment settings in one place: defaults for a laptop, environment variables for everything else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from assets_defs.io_manager import StarloomIOManager
+from assets_defs.resources import ClipGenerator, ClipReview, Postproduction, SeriesData, Storage
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseModel):
+    """What differs between a laptop, CI and production. `from_env` reads STARLOOM_* and RAY_ADDRESS."""
+
+    storage: str = "./var/storage"
+    data_dir: str = str(PROJECT_ROOT / "data")
+    backend: str = "sky"
+    model_dir: str = ""  # default for tiny-wan: ./var/models/tiny-wan
+    replicas: int = 1
+    ray_address: str = ""
+    device: str = "cpu"
+    width: int = 1280
+    height: int = 720
+    language: str = "zh"
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = {
+            "storage": os.environ.get("STARLOOM_STORAGE"),
+            "data_dir": os.environ.get("STARLOOM_DATA"),
+            "backend": os.environ.get("STARLOOM_BACKEND"),
+            "model_dir": os.environ.get("STARLOOM_MODEL_DIR"),
+            "replicas": os.environ.get("STARLOOM_REPLICAS"),
+            "ray_address": os.environ.get("RAY_ADDRESS"),
+            "device": os.environ.get("STARLOOM_DEVICE"),
+            "language": os.environ.get("STARLOOM_LANGUAGE"),
+        }
+        if size := os.environ.get("STARLOOM_SIZE"):
+            env["width"], env["height"] = parse_size(size)
+        values = {k: v for k, v in env.items() if v} | {k: v for k, v in overrides.items() if v is not None}
+        return cls(**values)
+
+    def resolved_model_dir(self) -> str:
+        if self.model_dir:
+            return self.model_dir
+        return str(Path("var/models/tiny-wan").resolve()) if self.backend == "tiny-wan" else ""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must look like 1280x720 (WIDTHxHEIGHT), got {text!r}") from None
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise ValueError(f"size {width}x{height}: both sides must be even and at least 64 pixels")
+    return width, height
+
+
+def build_resources(settings: Settings) -> dict:
+    """The resources every asset asks for, from one Settings."""
+    sky = settings.backend == "sky"  # the sky renderer draws at the episode's own size
+    return {
+        "io_manager": StarloomIOManager(storage_url=settings.storage),
+        "storage": Storage(url=settings.storage),
+        "series_data": SeriesData(data_dir=settings.data_dir),
+        "clip_generator": ClipGenerator(
+            backend=settings.backend, model_dir=settings.resolved_model_dir(), replicas=settings.replicas,
+            ray_address=settings.ray_address, device=settings.device,
+            width=settings.width if sky else None, height=settings.height if sky else None,
+        ),
+        "clip_review": ClipReview(),
+        "postproduction": Postproduction(width=settings.width, height=settings.height, language=settings.language),
+    }

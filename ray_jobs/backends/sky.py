@@ -1,0 +1,174 @@
+"""The `sky` backend: the real night sky around a constellation, rendered with numpy and Pillow.
+
+Stars come from the catalog (positions, V magnitude as size and brightness, B-V as colour); the
+stick figure is drawn over them, revealed line by line in a "reveal" shot, while the camera drifts
+and slowly pushes in. The CPU default therefore yields an episode worth watching.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from ray_jobs.fonts import cjk_font
+from ray_jobs.requests import ClipRequest
+from ray_jobs.storage import storage_root
+
+RENDERER_VERSION = "1"
+SKY_TOP = np.array([2.0, 4.0, 16.0], dtype=np.float32)  # deep indigo at the zenith
+SKY_BOTTOM = np.array([10.0, 20.0, 46.0], dtype=np.float32)
+LINE_COLOUR = (150, 190, 255)
+
+
+class SkyBackend:
+    name = "sky"
+    fps = 24
+
+    def __init__(self, catalog_dir: str):
+        root = storage_root(catalog_dir)
+        self.constellations = pd.read_parquet(root / "constellations.parquet").set_index("abbr")
+        self.stars = pd.read_parquet(root / "stars.parquet").set_index("hip")
+        self.figures = pd.read_parquet(root / "figures.parquet")
+
+    def generate(self, request: ClipRequest) -> np.ndarray:
+        if request.constellation not in self.constellations.index:
+            raise KeyError(f"{request.scene_id}: constellation {request.constellation!r} is not in the catalog")
+        figure = self.figures[self.figures.constellation == request.constellation]
+        view = SkyView.around(self.stars, figure, request)
+        return np.stack([view.frame(i) for i in range(request.num_frames)])
+
+
+def bv_to_rgb(bv: np.ndarray) -> np.ndarray:
+    """Approximate star colour from B-V: blue-white (-0.3) through white (0.6) to orange-red (2.0)."""
+    t = np.clip((np.nan_to_num(bv, nan=0.6) + 0.3) / 2.3, 0.0, 1.0)[:, None]
+    blue, white, red = np.array([0.62, 0.72, 1.0]), np.array([1.0, 0.97, 0.92]), np.array([1.0, 0.6, 0.35])
+    near = np.clip(t / 0.4, 0, 1)
+    far = np.clip((t - 0.4) / 0.6, 0, 1)
+    return np.where(t < 0.4, blue + (white - blue) * near, white + (red - white) * far)
+
+
+def stereographic(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project degrees onto the plane tangent at (ra0, dec0); east is left, as seen looking up."""
+    a, d, a0, d0 = map(np.radians, (ra, dec, ra0, dec0))
+    cos_c = np.sin(d0) * np.sin(d) + np.cos(d0) * np.cos(d) * np.cos(a - a0)
+    k = 2.0 / (1.0 + np.clip(cos_c, -0.99, None))
+    x = -k * np.cos(d) * np.sin(a - a0)
+    y = k * (np.cos(d0) * np.sin(d) - np.sin(d0) * np.cos(d) * np.cos(a - a0))
+    return x, y, cos_c
+
+
+def unit_mean_direction(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
+    a, d = np.radians(ra), np.radians(dec)
+    v = np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)]).mean(axis=1)
+    return math.degrees(math.atan2(v[1], v[0])) % 360.0, math.degrees(math.atan2(v[2], math.hypot(v[0], v[1])))
+
+
+@lru_cache(maxsize=64)
+def _sprite(radius: int) -> np.ndarray:
+    """A soft star: a Gaussian core with a faint halo, peak 1."""
+    r = np.arange(-radius, radius + 1, dtype=np.float32)
+    d2 = r[None, :] ** 2 + r[:, None] ** 2
+    core = np.exp(-d2 / (2 * (0.35 * radius + 0.45) ** 2))
+    halo = 0.12 * np.exp(-d2 / (2 * (0.9 * radius + 1) ** 2))
+    return np.minimum(core + halo, 1.0)
+
+
+class SkyView:
+    """One clip's camera: centre, scale and drift, fixed by the request so re-renders are identical."""
+
+    def __init__(self, stars: pd.DataFrame, lines: list[list[int]], request: ClipRequest, ra0: float, dec0: float, scale: float):
+        self.request, self.lines = request, lines
+        self.w, self.h = request.width, request.height
+        self.scale = scale  # pixels per unit of the projection plane (about one radian)
+        rng = np.random.default_rng(request.seed)
+        angle = rng.uniform(0, 2 * math.pi)
+        self.drift = np.array([math.cos(angle), math.sin(angle)]) * 0.06  # of the frame, over the clip
+        self.zoom = (1.0, 1.0 + rng.uniform(0.05, 0.12))
+        x, y, cos_c = stereographic(stars.ra_deg.to_numpy(), stars.dec_deg.to_numpy(), ra0, dec0)
+        reach = min(1.3 * math.hypot(self.w, self.h) / 2 / scale, math.radians(85))  # the frame's corners
+        visible = cos_c > math.cos(reach)
+        self.stars = stars[visible]
+        self.xy = np.stack([x[visible], y[visible]], axis=1)
+        mag = self.stars.mag.to_numpy()
+        self.brightness = np.clip(10 ** (-0.4 * (mag - 1.0)), 0.03, 1.6)
+        self.radius = np.clip((6.5 - mag) * min(self.w, self.h) / 300.0, 1, 14).astype(int)
+        self.colour = bv_to_rgb(pd.to_numeric(self.stars.bv, errors="coerce").to_numpy())
+        self.background = self._background(rng)
+        self.focus_hip = _hip_named(self.stars, request.focus)
+
+    @classmethod
+    def around(cls, stars: pd.DataFrame, figure: pd.DataFrame, request: ClipRequest) -> "SkyView":
+        lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
+        members = stars.loc[sorted(set(figure.hip))]
+        ra0, dec0 = unit_mean_direction(members.ra_deg.to_numpy(), members.dec_deg.to_numpy())
+        focus = _hip_named(stars, request.focus)
+        if focus is not None:  # lean the frame towards the star the narration is about
+            ra0, dec0 = unit_mean_direction(np.array([ra0, ra0, stars.ra_deg[focus]]), np.array([dec0, dec0, stars.dec_deg[focus]]))
+        x, y, _ = stereographic(members.ra_deg.to_numpy(), members.dec_deg.to_numpy(), ra0, dec0)
+        # Fit the figure into the middle 80% of the frame, whichever way it is longer.
+        extent_x, extent_y = max(float(np.abs(x).max()), 0.02), max(float(np.abs(y).max()), 0.02)
+        scale = min(0.4 * request.width / extent_x, 0.4 * request.height / extent_y)
+        return cls(stars, lines, request, ra0, dec0, scale)
+
+    def _background(self, rng: np.random.Generator) -> np.ndarray:
+        t = np.linspace(0, 1, self.h, dtype=np.float32)[:, None, None]
+        sky = SKY_TOP + (SKY_BOTTOM - SKY_TOP) * t
+        haze = rng.normal(0, 1, (max(self.h // 24, 2), max(self.w // 24, 2))).astype(np.float32)
+        haze = np.asarray(Image.fromarray(haze).resize((self.w, self.h), Image.BICUBIC))
+        return np.broadcast_to(sky, (self.h, self.w, 3)) + haze[..., None] * np.array([2.0, 2.5, 5.0], dtype=np.float32)
+
+    def _screen(self, i: int) -> tuple[np.ndarray, float]:
+        p = i / max(self.request.num_frames - 1, 1)
+        ease = p * p * (3 - 2 * p)
+        zoom = self.zoom[0] + (self.zoom[1] - self.zoom[0]) * ease
+        centre = np.array([self.w / 2, self.h / 2]) + (ease - 0.5) * self.drift * np.array([self.w, self.h])
+        return centre + self.xy * np.array([self.scale * zoom, -self.scale * zoom]), p
+
+    def frame(self, i: int) -> np.ndarray:
+        pos, progress = self._screen(i)
+        canvas = self.background.copy()
+        twinkle = 1.0 + 0.08 * np.sin(i * 0.7 + np.arange(len(pos)) * 1.3)
+        for (x, y), r, b, c, tw in zip(pos, self.radius, self.brightness, self.colour, twinkle):
+            xi, yi = int(round(x)), int(round(y))
+            if xi < -r or yi < -r or xi >= self.w + r or yi >= self.h + r:
+                continue
+            sprite = _sprite(int(r))
+            y0, y1, x0, x1 = max(yi - r, 0), min(yi + r + 1, self.h), max(xi - r, 0), min(xi + r + 1, self.w)
+            patch = sprite[y0 - (yi - r): y1 - (yi - r), x0 - (xi - r): x1 - (xi - r)]
+            canvas[y0:y1, x0:x1] += patch[..., None] * (255.0 * b * tw * c)
+        image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
+        self._draw_overlay(image, pos, progress)
+        return np.asarray(image)
+
+    def _draw_overlay(self, image: Image.Image, pos: np.ndarray, progress: float) -> None:
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(overlay)
+        where = {hip: tuple(p) for hip, p in zip(self.stars.index, pos)}
+        segments = [(a, b) for line in self.lines for a, b in zip(line, line[1:]) if a in where and b in where]
+        reveal = min(progress / 0.7, 1.0) if self.request.shot == "reveal" else 1.0
+        shown = reveal * len(segments)
+        width = max(1, round(min(self.w, self.h) / 260))
+        for n, (a, b) in enumerate(segments):
+            part = min(max(shown - n, 0.0), 1.0)
+            if part <= 0:
+                break
+            (xa, ya), (xb, yb) = where[a], where[b]
+            draw.line([(xa, ya), (xa + (xb - xa) * part, ya + (yb - ya) * part)], fill=(*LINE_COLOUR, 150), width=width)
+        if self.focus_hip is not None and self.focus_hip in where:
+            x, y = where[self.focus_hip]
+            ring = min(self.w, self.h) * (0.035 + 0.01 * math.sin(progress * math.pi * 4))
+            draw.ellipse([x - ring, y - ring, x + ring, y + ring], outline=(255, 220, 150, 170), width=width)
+            font = cjk_font(max(10, min(self.w, self.h) // 28))
+            draw.text((x + ring * 1.2, y - ring * 1.2), self.request.focus, font=font, fill=(255, 230, 190, 220))
+        image.paste(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
+
+
+def _hip_named(stars: pd.DataFrame, name: str) -> int | None:
+    if not name:
+        return None
+    hits = stars.index[stars["name"] == name]
+    return int(hits[0]) if len(hits) else None

@@ -1,0 +1,63 @@
+"""What a replica is asked to make and what it hands back: small frozen records, cheap to ship."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """One scene's clip. `num_frames` is (4k+1) for Wan backends; sizes are multiples of 16 there.
+
+    `constellation`, `focus` and `shot` steer the procedural sky renderer; Wan reads the prompt.
+    """
+
+    scene_id: str  # "2026-11-27/scene-2": names the clip in logs and errors, not in its key
+    backend: str
+    model_revision: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+    constellation: str = ""
+    focus: str = ""
+    shot: str = ""
+
+    @property
+    def cache_key(self) -> str:
+        """Content address: every field that changes the pixels, nothing that names the scene."""
+        fields = {k: v for k, v in asdict(self).items() if k != "scene_id"}
+        blob = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+    def with_seed(self, seed: int) -> "ClipRequest":
+        return ClipRequest(**{**asdict(self), "seed": seed})
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A finished clip, stored under the storage root; frames never travel through Ray."""
+
+    scene_id: str
+    cache_key: str
+    path: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    replica: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ClipGenerationError(RuntimeError):
+    """A clip could not be generated; the message names the scene and the backend's error."""

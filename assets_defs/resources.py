@@ -90,4 +90,4 @@ class ClipReview(dg.ConfigurableResource):
     """Thresholds of the automated technical review (luma and motion on a 0-255 scale)."""
 
     min_mean_luma: float = 3.0
-    min_motion: float = 0.05
+    min_motion: float = 0.3  # mean |last - first frame|; a still clip encodes at 0.0

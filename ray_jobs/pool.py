@@ -54,7 +54,9 @@ class ReplicaPool:
             except Exception as error:  # the backend's or Ray's error, with the scene named
                 for ref in running:
                     ray.cancel(ref)
-                raise ClipGenerationError(f"{requests[index].scene_id}: clip generation failed: {error}") from error
+                cause = getattr(error, "cause", None) or error  # RayTaskError wraps the replica's exception
+                raise ClipGenerationError(
+                    f"{requests[index].scene_id}: clip generation failed: {type(cause).__name__}: {cause}") from error
             idle.append(replica)
             if on_done is not None:
                 on_done(results[index])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
 
-BREAK_AFTER = "，。、；：！？,.;:!? "
+PUNCTUATION = "，。、；：！？,.;:!?"
+# A token is one CJK character or one Latin word, with the punctuation and space that follow it,
+# so a line never starts with a comma.
+TOKEN = re.compile(r"[A-Za-z0-9'’\-]+[^\sA-Za-z0-9\u3400-\u9fff]*\s*|\S[^\sA-Za-z0-9\u3400-\u9fff]*\s*|\s+")
 
 
 @dataclass(frozen=True)
@@ -16,24 +20,32 @@ class Cue:
     text: str
 
 
-def _width(char: str) -> float:
+def _width(text: str) -> float:
     """CJK characters take a full cell, Latin ones about half."""
-    return 1.0 if unicodedata.east_asian_width(char) in "WF" else 0.5
+    return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.5 for c in text)
 
 
 def wrap_subtitle(text: str, max_width: float) -> str:
-    """Break into lines of at most `max_width` cells, preferring punctuation and spaces."""
-    lines, current = [], ""
-    for char in text:
-        current += char
-        if sum(map(_width, current)) > max_width:
-            cut = max((current.rfind(p, 0, len(current) - 1) for p in BREAK_AFTER), default=-1)
-            cut = cut + 1 if cut > len(current) // 3 else len(current) - 1
-            lines.append(current[:cut].strip())
-            current = current[cut:].lstrip()
-    if current.strip():
-        lines.append(current.strip())
-    return "\n".join(lines)
+    """Balanced lines of at most `max_width` cells, breaking after punctuation where one is near."""
+    tokens = TOKEN.findall(" ".join(text.split()))
+    lines = []
+    while tokens and _width("".join(tokens).strip()) > max_width:
+        remaining = _width("".join(tokens).strip())
+        target = remaining / math.ceil(remaining / max_width)
+        best, best_score, line = 1, math.inf, ""
+        for end, token in enumerate(tokens[:-1], start=1):
+            line += token
+            width = _width(line.strip())
+            if width > max_width:
+                break
+            # Near the balanced width is good; ending on punctuation is worth a third of a line.
+            score = abs(width - target) - (target / 3 if line.rstrip()[-1] in PUNCTUATION else 0.0)
+            if score <= best_score:
+                best, best_score = end, score
+        lines.append("".join(tokens[:best]).strip())
+        tokens = tokens[best:]
+    lines.append("".join(tokens).strip())
+    return "\n".join(line for line in lines if line)
 
 
 def _stamp(seconds: float) -> str:

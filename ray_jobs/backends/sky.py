@@ -38,7 +38,8 @@ class SkyBackend:
         if request.constellation not in self.constellations.index:
             raise KeyError(f"{request.scene_id}: constellation {request.constellation!r} is not in the catalog")
         figure = self.figures[self.figures.constellation == request.constellation]
-        view = SkyView.around(self.stars, figure, request)
+        row = self.constellations.loc[request.constellation]
+        view = SkyView.around(self.stars, figure, request, (row.chinese, row.latin))
         return np.stack([view.frame(i) for i in range(request.num_frames)])
 
 
@@ -72,16 +73,17 @@ def _sprite(radius: int) -> np.ndarray:
     """A soft star: a Gaussian core with a faint halo, peak 1."""
     r = np.arange(-radius, radius + 1, dtype=np.float32)
     d2 = r[None, :] ** 2 + r[:, None] ** 2
-    core = np.exp(-d2 / (2 * (0.35 * radius + 0.45) ** 2))
-    halo = 0.12 * np.exp(-d2 / (2 * (0.9 * radius + 1) ** 2))
+    core = np.exp(-d2 / (2 * (0.18 * radius + 0.5) ** 2))
+    halo = 0.18 * np.exp(-d2 / (2 * (0.45 * radius + 0.8) ** 2))
     return np.minimum(core + halo, 1.0)
 
 
 class SkyView:
     """One clip's camera: centre, scale and drift, fixed by the request so re-renders are identical."""
 
-    def __init__(self, stars: pd.DataFrame, lines: list[list[int]], request: ClipRequest, ra0: float, dec0: float, scale: float):
-        self.request, self.lines = request, lines
+    def __init__(self, stars: pd.DataFrame, lines: list[list[int]], request: ClipRequest, ra0: float, dec0: float,
+                 scale: float, names: tuple[str, str]):
+        self.request, self.lines, self.names = request, lines, names
         self.w, self.h = request.width, request.height
         self.scale = scale  # pixels per unit of the projection plane (about one radian)
         rng = np.random.default_rng(request.seed)
@@ -94,14 +96,15 @@ class SkyView:
         self.stars = stars[visible]
         self.xy = np.stack([x[visible], y[visible]], axis=1)
         mag = self.stars.mag.to_numpy()
-        self.brightness = np.clip(10 ** (-0.4 * (mag - 1.0)), 0.03, 1.6)
-        self.radius = np.clip((6.5 - mag) * min(self.w, self.h) / 300.0, 1, 14).astype(int)
+        # Perceived, not photometric, brightness: faint stars stay visible, bright ones bloom.
+        self.brightness = np.clip(1.5 - 0.23 * mag, 0.1, 2.0)
+        self.radius = np.clip((7.0 - mag) * min(self.w, self.h) / 180.0, 1, 24).astype(int)
         self.colour = bv_to_rgb(pd.to_numeric(self.stars.bv, errors="coerce").to_numpy())
         self.background = self._background(rng)
         self.focus_hip = _hip_named(self.stars, request.focus)
 
     @classmethod
-    def around(cls, stars: pd.DataFrame, figure: pd.DataFrame, request: ClipRequest) -> "SkyView":
+    def around(cls, stars: pd.DataFrame, figure: pd.DataFrame, request: ClipRequest, names: tuple[str, str]) -> "SkyView":
         lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
         members = stars.loc[sorted(set(figure.hip))]
         ra0, dec0 = unit_mean_direction(members.ra_deg.to_numpy(), members.dec_deg.to_numpy())
@@ -109,17 +112,18 @@ class SkyView:
         if focus is not None:  # lean the frame towards the star the narration is about
             ra0, dec0 = unit_mean_direction(np.array([ra0, ra0, stars.ra_deg[focus]]), np.array([dec0, dec0, stars.dec_deg[focus]]))
         x, y, _ = stereographic(members.ra_deg.to_numpy(), members.dec_deg.to_numpy(), ra0, dec0)
-        # Fit the figure into the middle 80% of the frame, whichever way it is longer.
+        # Fit the figure into the middle 68% of the frame (the camera pushes in by up to 12%), whichever way it is longer.
         extent_x, extent_y = max(float(np.abs(x).max()), 0.02), max(float(np.abs(y).max()), 0.02)
-        scale = min(0.4 * request.width / extent_x, 0.4 * request.height / extent_y)
-        return cls(stars, lines, request, ra0, dec0, scale)
+        scale = min(0.34 * request.width / extent_x, 0.34 * request.height / extent_y)
+        return cls(stars, lines, request, ra0, dec0, scale, names)
 
     def _background(self, rng: np.random.Generator) -> np.ndarray:
         t = np.linspace(0, 1, self.h, dtype=np.float32)[:, None, None]
         sky = SKY_TOP + (SKY_BOTTOM - SKY_TOP) * t
-        haze = rng.normal(0, 1, (max(self.h // 24, 2), max(self.w // 24, 2))).astype(np.float32)
+        # A faint, soft nebulosity: a few large blobs, not pixel noise.
+        haze = rng.normal(0, 1, (6, 10)).astype(np.float32)
         haze = np.asarray(Image.fromarray(haze).resize((self.w, self.h), Image.BICUBIC))
-        return np.broadcast_to(sky, (self.h, self.w, 3)) + haze[..., None] * np.array([2.0, 2.5, 5.0], dtype=np.float32)
+        return np.broadcast_to(sky, (self.h, self.w, 3)) + np.clip(haze, -2, 2)[..., None] * np.array([1.5, 2.0, 4.0], dtype=np.float32)
 
     def _screen(self, i: int) -> tuple[np.ndarray, float]:
         p = i / max(self.request.num_frames - 1, 1)
@@ -164,6 +168,8 @@ class SkyView:
             draw.ellipse([x - ring, y - ring, x + ring, y + ring], outline=(255, 220, 150, 170), width=width)
             font = cjk_font(max(10, min(self.w, self.h) // 28))
             draw.text((x + ring * 1.2, y - ring * 1.2), self.request.focus, font=font, fill=(255, 230, 190, 220))
+        label = f"{self.names[0]}  {self.names[1]}"
+        draw.text((self.w * 0.04, self.h * 0.05), label, font=cjk_font(max(10, self.h // 20)), fill=(220, 230, 255, int(200 * min(progress * 3, 1))))
         image.paste(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
 
 

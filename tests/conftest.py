@@ -1,0 +1,47 @@
+"""Shared fixtures: one in-process Ray cluster per session, tiny models built in code, tmp storage roots."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import ray
+
+from orchestration.resources import PROJECT_ROOT, Settings
+
+DATA = PROJECT_ROOT / "data"
+DAY = "2026-11-27"  # Scorpius in the rotation
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """Ray in this process, sized for a 2-core machine; replicas take one CPU each."""
+    ray.init(num_cpus=2, namespace="starloom", include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_wan_dir(tmp_path_factory) -> Path:
+    from ray_jobs.backends.tiny_wan import build_tiny_wan
+
+    return build_tiny_wan(tmp_path_factory.mktemp("models") / "tiny-wan")
+
+
+@pytest.fixture
+def data_copy(tmp_path) -> Path:
+    """An editable copy of data/, for tests that change what a person would edit."""
+    return Path(shutil.copytree(DATA, tmp_path / "data"))
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {"storage": str(tmp_path / "storage"), "data_dir": str(DATA), "width": 256, "height": 144} | overrides
+    return Settings(**values)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance

@@ -33,7 +33,8 @@ class Catalog:
     beats: pd.DataFrame  # constellation, beat, zh, en, visual, focus
     stars: pd.DataFrame  # hip, ra_deg, dec_deg, mag, bv, name
     figures: pd.DataFrame  # constellation, line, seq, hip
-    version: str
+    version: str  # every file: myths included
+    sky_version: str  # only what the sky renderer draws: stars, figures, names
 
     def constellation(self, abbr: str) -> pd.Series:
         return self.constellations.set_index("abbr").loc[abbr]
@@ -124,6 +125,7 @@ def load_catalog(data_dir: str | Path) -> Catalog:
         stars=pd.DataFrame(stars),
         figures=pd.DataFrame(figures),
         version=_hash_files([stars_path, figures_path, names_path, *sorted((data / "myths").glob("*.toml"))]),
+        sky_version=_hash_files([stars_path, figures_path, names_path]),
     )
 
 
@@ -137,12 +139,13 @@ def _hash_files(paths: list[Path]) -> str:
 def write_catalog(catalog: Catalog, directory: UPath) -> None:
     for table in TABLES:
         atomic_write_bytes(directory / f"{table}.parquet", getattr(catalog, table).to_parquet(index=False))
-    atomic_write_text(directory / "version.txt", catalog.version)
+    atomic_write_text(directory / "version.txt", f"{catalog.version}\n{catalog.sky_version}\n")
 
 
 def read_catalog(directory: UPath) -> Catalog:
     tables = {table: pd.read_parquet(directory / f"{table}.parquet") for table in TABLES}
-    return Catalog(**tables, version=(directory / "version.txt").read_text().strip())
+    version, sky_version = (directory / "version.txt").read_text().split()
+    return Catalog(**tables, version=version, sky_version=sky_version)
 
 
 @dg.asset(group_name="series", code_version="1", kinds={"parquet"})
@@ -158,6 +161,7 @@ def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Ou
             "stars": len(loaded.stars),
             "myth_beats": len(loaded.beats),
             "catalog_version": loaded.version,
+            "sky_version": loaded.sky_version,
             "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
         },
     )

@@ -29,6 +29,7 @@ class Script(BaseModel):
     title_en: str
     source: str
     catalog_version: str
+    sky_version: str  # what the sky backend draws from; myth edits leave it alone
     scenes: list[Scene]
 
     @property

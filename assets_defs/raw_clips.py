@@ -98,7 +98,7 @@ def clip_table(records: list[ClipRecord]) -> dg.TableMetadataValue:
 def raw_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
               clip_generator: ClipGenerator, storage: Storage) -> ClipSet:
     """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache."""
-    revision = model_revision(clip_generator.settings(storage), script.catalog_version)
+    revision = model_revision(clip_generator.settings(storage), script.sky_version)
     requests = clip_requests(script, scene_prompts, clip_generator, revision)
     outcomes = generate_missing(requests, clip_generator, storage, context.log)
     records = [to_record(scene.index, request, result, cached)

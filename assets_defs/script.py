@@ -40,7 +40,8 @@ def write_script(catalog: Catalog, day: dt.date) -> Script:
     return Script(
         date=day.isoformat(), episode_number=(day - SERIES_START).days + 1, constellation=abbr,
         latin=row.latin, english=row.english, chinese=row.chinese, title_zh=row.title_zh,
-        title_en=row.title_en, source=row.source, catalog_version=catalog.version, scenes=scenes,
+        title_en=row.title_en, source=row.source, catalog_version=catalog.version,
+        sky_version=catalog.sky_version, scenes=scenes,
     )
 
 

@@ -53,11 +53,11 @@ def episode(date: str | None, backend: str | None, size: str | None, language: s
     settings = Settings.from_env(backend=backend, width=width, height=height, language=language)
     _dagster_home()
     try:
-        video = run_episode(partition, settings, echo=lambda line: click.echo(line, err=True))
+        result = run_episode(partition, settings, echo=lambda line: click.echo(line, err=True))
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
         raise click.ClickException(f"episode {partition} failed: {type(cause).__name__}: {cause}") from None
-    click.echo(video)
+    click.echo(result.output_for_node("final_episode").video)
 
 
 @cli.command()

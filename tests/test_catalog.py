@@ -33,11 +33,15 @@ def test_catalog_round_trips_through_parquet(tmp_path):
         "beats.parquet", "constellations.parquet", "figures.parquet", "stars.parquet", "version.txt"]
 
 
-def test_version_changes_when_a_myth_is_edited(data_copy):
-    before = load_catalog(data_copy).version
+def test_a_myth_edit_moves_the_catalog_version_but_not_the_sky_version(data_copy):
+    before = load_catalog(data_copy)
     myth = data_copy / "myths" / "Ori.toml"
     myth.write_text(myth.read_text().replace("greatest hunter", "boldest hunter"))
-    assert load_catalog(data_copy).version != before
+    after = load_catalog(data_copy)
+    assert after.version != before.version and after.sky_version == before.sky_version
+    stars = data_copy / "sky" / "stars.csv"
+    stars.write_text(stars.read_text().replace("27989,88.7929,7.4071,0.45", "27989,88.7929,7.4071,0.50"))
+    assert load_catalog(data_copy).sky_version != before.sky_version
 
 
 @pytest.mark.parametrize(

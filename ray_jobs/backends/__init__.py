@@ -45,12 +45,12 @@ def native_fps(name: str) -> int:
     return 24 if name == "sky" else 16  # Wan2.2 A14B makes 16 fps clips
 
 
-def model_revision(settings: BackendSettings, catalog_version: str) -> str:
+def model_revision(settings: BackendSettings, sky_version: str) -> str:
     """A short id of what makes the pixels, computed without loading anything heavy."""
     if settings.name == "sky":
         from ray_jobs.backends.sky import RENDERER_VERSION
 
-        return f"sky-{RENDERER_VERSION}+catalog-{catalog_version}"
+        return f"sky-{RENDERER_VERSION}+stars-{sky_version}"
     from ray_jobs.backends.wan import model_dir_revision
 
     return f"{settings.name}-{model_dir_revision(settings.model_dir)}"

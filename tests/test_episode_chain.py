@@ -1,0 +1,162 @@
+"""The whole chain for one partition, materialized in process against a tmp storage root."""
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from assets_defs.catalog import CatalogError
+from assets_defs.media.probe import probe_video
+from assets_defs.media.subtitles import parse_srt
+from assets_defs.media.timeline import episode_seconds
+from assets_defs.resources import ClipReview
+from assets_defs.reviewed_clips import ReviewFailedError
+from assets_defs.scene_prompts import BlockedTextError
+from orchestration.episode_run import run_episode
+from tests.conftest import DAY, make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _outputs(result):
+    return {name: result.output_for_node(name) for name in ("script", "scene_prompts", "raw_clips", "final_episode")}
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _clip_files(storage: Path) -> set[str]:
+    return {p.name for p in (storage / "clips").rglob("*.mp4")}
+
+
+def _fails_with(error_type, *args, **kwargs):
+    with pytest.raises(Exception) as caught:
+        run_episode(*args, echo=lambda _: None, **kwargs)
+    cause = caught.value
+    while getattr(cause, "user_exception", None) is not None:
+        cause = cause.user_exception
+    assert isinstance(cause, error_type), repr(caught.value)
+    return str(cause)
+
+
+def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, ray_cluster, instance):
+    settings = make_settings(tmp_path)
+    result = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
+    out = _outputs(result)
+    script, episode = out["script"], out["final_episode"]
+    assert script.constellation == "Sco" and out["raw_clips"].generated == len(script.scenes)
+
+    info = probe_video(episode.video)
+    expected = episode_seconds(2.5, [s.seconds for s in script.scenes], 0.5)
+    assert (info.width, info.height, info.fps, info.has_audio) == (256, 144, 24.0, True)
+    assert info.duration == pytest.approx(expected, rel=0.02)
+    assert Path(episode.video) == tmp_path / "storage" / "episodes" / DAY / "episode.mp4"
+
+    cues = parse_srt(Path(episode.subtitles).read_text(encoding="utf-8"))
+    assert ["".join(c.text.split()) for c in cues] == [s.narration_zh for s in script.scenes]
+    assert all(0 < c.start < c.end <= info.duration for c in cues)
+
+    meta = json.loads(Path(episode.metadata).read_text(encoding="utf-8"))
+    assert meta["constellation"] == "Scorpius" and len(meta["scenes"]) == len(script.scenes)
+    assert [s["seed"] for s in meta["scenes"]] == [p.seed for p in out["scene_prompts"].prompts]
+    assert all(s["review"]["passed"] for s in meta["scenes"])
+    assert Path(episode.poster).stat().st_size > 1000
+
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    materialization = result.asset_materializations_for_node("raw_clips")[0]
+    assert materialization.metadata["generated"].value == len(script.scenes)
+    assert materialization.metadata["cache_hits"].value == 0
+    # The run is recorded in the instance, so the UI shows it with its partition.
+    assert instance.get_latest_materialization_event(result.asset_materializations_for_node("final_episode")[0].asset_key)
+
+
+def test_rerun_generates_nothing_and_editing_one_scene_regenerates_one_clip(tmp_path, ray_cluster, instance, data_copy):
+    settings = make_settings(tmp_path, data_dir=str(data_copy))
+    first = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    again = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    assert again["raw_clips"].generated == 0
+    assert [c.cache_key for c in again["raw_clips"].clips] == [c.cache_key for c in first["raw_clips"].clips]
+
+    myth = data_copy / "myths" / "Sco.toml"
+    myth.write_text(myth.read_text(encoding="utf-8").replace("close up of a scorpion", "a slow push in on a scorpion"), encoding="utf-8")
+    edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    assert [p.scene for p, q in zip(first["scene_prompts"].prompts, edited["scene_prompts"].prompts) if p.prompt != q.prompt] == [2]
+    assert edited["raw_clips"].generated == 1
+    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True]
+
+
+def test_tiny_wan_episode_runs_the_diffusers_path_and_regenerates_only_the_edited_scene(
+        tmp_path, ray_cluster, instance, tiny_wan_dir, data_copy):
+    settings = make_settings(tmp_path, backend="tiny-wan", model_dir=str(tiny_wan_dir), data_dir=str(data_copy))
+    first = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    clip = first["raw_clips"].clips[0]
+    assert (clip.width, clip.height, clip.num_frames, clip.fps, clip.backend) == (112, 64, 17, 16, "tiny-wan")
+    assert probe_video(clip.path).num_frames == 17
+    info = probe_video(first["final_episode"].video)
+    assert (info.width, info.height, info.fps, info.has_audio) == (256, 144, 24.0, True)
+
+    again = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    assert again["raw_clips"].generated == 0
+
+    myth = data_copy / "myths" / "Sco.toml"
+    myth.write_text(myth.read_text(encoding="utf-8").replace("close up of a scorpion", "a slow push in on a scorpion"), encoding="utf-8")
+    edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    assert edited["raw_clips"].generated == 1
+    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True]
+
+
+def test_corrupt_clip_in_storage_is_reported_and_made_again(tmp_path, ray_cluster, instance):
+    settings = make_settings(tmp_path)
+    first = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
+    broken = Path(first["raw_clips"].clips[1].path)
+    broken.write_bytes(broken.read_bytes()[:300])
+    result = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
+    assert _outputs(result)["raw_clips"].generated == 1
+    assert probe_video(broken).num_frames == first["raw_clips"].clips[1].num_frames
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any(f"stored clip {broken} is unreadable" in m and "scene-2" in m for m in messages)
+
+
+def test_malformed_catalog_fails_clearly_and_keeps_earlier_outputs(tmp_path, ray_cluster, instance, data_copy):
+    settings = make_settings(tmp_path, data_dir=str(data_copy))
+    episode = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))["final_episode"]
+    before = {p: _sha(p) for p in (episode.video, episode.metadata, tmp_path / "storage" / "catalog" / "beats.parquet")}
+
+    names = data_copy / "constellations.csv"
+    names.write_text(names.read_text(encoding="utf-8").replace("Sco,Scorpius,The Scorpion,天蝎座", "Sco,,The Scorpion,天蝎座"), encoding="utf-8")
+    message = _fails_with(CatalogError, DAY, settings, instance=instance)
+    assert f"{names} row 7 (line 8): field 'latin' is empty" in message
+    assert {p: _sha(p) for p in before} == before
+
+
+def test_blocklisted_scene_is_refused_before_any_clip_is_made(tmp_path, ray_cluster, instance, data_copy):
+    myth = data_copy / "myths" / "Sco.toml"
+    myth.write_text(myth.read_text(encoding="utf-8").replace("蝎子的心脏是火红的心宿二。", "蝎子屠杀了整个村庄。"), encoding="utf-8")
+    settings = make_settings(tmp_path, data_dir=str(data_copy))
+    message = _fails_with(BlockedTextError, DAY, settings, instance=instance)
+    assert "blocked term '屠杀'" in message and f"{DAY} scene 2 (Scorpius) narration_zh" in message
+    assert not (tmp_path / "storage" / "clips").exists()
+
+
+def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_reason(tmp_path, ray_cluster, instance):
+    settings = make_settings(tmp_path)
+    message = _fails_with(ReviewFailedError, DAY, settings, instance=instance, clip_review=ClipReview(min_mean_luma=250))
+    assert message.startswith(f"{DAY}/scene-1: clip failed review twice") and "black: mean luma" in message
+    assert len(_clip_files(tmp_path / "storage")) == 3 + 1  # three scenes, one retry on a new seed
+
+
+def test_cli_makes_an_episode_and_prints_its_path_last(tmp_path, ray_cluster):
+    env = {"STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster"),
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run(["starloom", "episode", DAY, "--size", "256x144", "--language", "en"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+                          executable=str(Path(__import__("sys").executable).parent / "starloom"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    video = Path(proc.stdout.strip().splitlines()[-1])
+    assert video == tmp_path / "storage" / "episodes" / DAY / "episode.mp4" and probe_video(video).has_audio
+    assert (tmp_path / "dagster" / "history").exists()  # runs recorded in SQLite under DAGSTER_HOME
+    cues = parse_srt((video.parent / "episode.en.srt").read_text())
+    assert cues[0].text.replace("\n", " ").startswith("Gaia heard")

@@ -2,7 +2,14 @@
 
 import hashlib
 import json
+import os
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -148,15 +155,50 @@ def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_rea
     assert len(_clip_files(tmp_path / "storage")) == 3 + 1  # three scenes, one retry on a new seed
 
 
-def test_cli_makes_an_episode_and_prints_its_path_last(tmp_path, ray_cluster):
-    env = {"STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster"),
-           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    proc = subprocess.run(["starloom", "episode", DAY, "--size", "256x144", "--language", "en"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
-                          executable=str(Path(__import__("sys").executable).parent / "starloom"))
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["data"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cli_makes_an_episode_and_the_ui_shows_its_materializations(tmp_path):
+    """`starloom episode` in its own process (its own Ray), then `starloom ui` on the same storage."""
+    starloom = str(Path(sys.executable).parent / "starloom")
+    env = {**os.environ, "STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144", "--language", "en"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     video = Path(proc.stdout.strip().splitlines()[-1])
     assert video == tmp_path / "storage" / "episodes" / DAY / "episode.mp4" and probe_video(video).has_audio
-    assert (tmp_path / "dagster" / "history").exists()  # runs recorded in SQLite under DAGSTER_HOME
     cues = parse_srt((video.parent / "episode.en.srt").read_text())
     assert cues[0].text.replace("\n", " ").startswith("Gaia heard")
+
+    port = _free_port()
+    ui = subprocess.Popen([starloom, "ui", "--port", str(port)], env=env, cwd=tmp_path, start_new_session=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                data = _graphql(port, """{ assetOrError(assetKey: {path: ["final_episode"]}) {
+                    ... on Asset { assetMaterializations(limit: 5) { partition metadataEntries { label } } } } }""")
+                break
+            except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
+                assert ui.poll() is None and time.monotonic() < deadline, ui.stderr.read().decode()[-2000:] if ui.poll() is not None else "UI did not start"
+                time.sleep(1)
+        [materialization] = data["assetOrError"]["assetMaterializations"]
+        assert materialization["partition"] == DAY
+        assert {"constellation", "duration_s", "poster", "video"} <= {e["label"] for e in materialization["metadataEntries"]}
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        try:
+            ui.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(ui.pid, signal.SIGKILL)

@@ -1,0 +1,75 @@
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from orchestration.cli import cli
+from orchestration.definitions import defs
+from orchestration.partitions import PartitionDateError, daily_partitions, parse_episode_date
+from orchestration.resources import Settings, parse_size
+
+
+def test_definitions_load_with_the_whole_chain_schedule_and_checks():
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"catalog", "script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"}
+    assert {c.name for c in graph.asset_check_keys} == {"duration_matches_script", "has_audio", "subtitles_cover_narration"}
+    schedule = defs.resolve_schedule_def("daily_episode_job_schedule")
+    assert schedule.cron_schedule == "0 6 * * *" and schedule.execution_timezone == "Asia/Shanghai"
+
+
+def test_partitions_start_on_the_first_episode_and_include_today():
+    keys = daily_partitions.get_partition_keys()
+    assert keys[0] == "2026-01-01"
+    from orchestration.partitions import today_in_series
+
+    assert keys[-1] == today_in_series().isoformat()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("2026/11/27", "YYYY-MM-DD"),
+    ("27-11-2026", "YYYY-MM-DD"),
+    ("2026-13-01", "YYYY-MM-DD"),
+    ("2026-1-5", "YYYY-MM-DD"),
+    ("2025-12-31", "outside the series"),
+    ("2099-01-01", "outside the series"),
+])
+def test_bad_episode_dates_say_what_is_wrong(text, message):
+    with pytest.raises(PartitionDateError, match=message):
+        parse_episode_date(text)
+
+
+def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    result = CliRunner().invoke(cli, ["episode", "2026-13-01"])
+    assert result.exit_code == 2 and "(YYYY-MM-DD), got '2026-13-01'" in result.output
+    assert not (tmp_path / "dagster").exists()
+    result = CliRunner().invoke(cli, ["episode", "2026-11-27", "--size", "big"])
+    assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["build-tiny-wan"]])
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+def test_every_command_is_documented_in_the_readme():
+    from orchestration.resources import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in cli.commands:
+        assert f"starloom {name}" in readme, name
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("STARLOOM_STORAGE", "s3://bucket/series")
+    monkeypatch.setenv("STARLOOM_SIZE", "832x480")
+    monkeypatch.setenv("STARLOOM_BACKEND", "tiny-wan")
+    settings = Settings.from_env(language="en")
+    assert (settings.storage, settings.width, settings.height, settings.backend, settings.language) == (
+        "s3://bucket/series", 832, 480, "tiny-wan", "en")
+    assert settings.resolved_model_dir().endswith("var/models/tiny-wan")
+    with pytest.raises(ValueError, match="even"):
+        parse_size("321x180")

@@ -155,7 +155,6 @@ def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Ou
     preview = loaded.constellations[["abbr", "latin", "chinese", "title_en"]]
     return dg.Output(
         loaded,
-        data_version=dg.DataVersion(loaded.version),
         metadata={
             "constellations": len(loaded.constellations),
             "stars": len(loaded.stars),

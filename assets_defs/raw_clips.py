@@ -75,7 +75,8 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
             log.warning(f"{request.scene_id}: stored clip {clip_path(root, request.cache_key)} is unreadable or unfinished; generating it again")
     missing = [r for r, hit in zip(requests, found) if hit is None]
     made = iter(generator.pool(storage).generate(
-        missing, on_done=lambda r: log.info(f"{r.scene_id}: clip ready on {r.replica} ({r.timings})")) if missing else [])
+        missing, on_done=lambda r: log.info(
+            f"{r.scene_id}: clip ready on {r.replica} in {r.timings['generate_s']:.2f} s (+{r.timings['encode_s']:.2f} s encoding)")) if missing else [])
     return [(hit, True) if hit is not None else (next(made), False) for hit in found]
 
 

@@ -17,6 +17,10 @@ def _dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to ./var/dagster (SQLite storage, created on first use)."""
     home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():  # SQLite storage is Dagster's default; say so, and keep telemetry off
+        config.write_text("# Local instance: SQLite storage under this folder (production: infra/dagster.yaml).\n"
+                          "telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -12,6 +12,9 @@ from orchestration.definitions import ALL_ASSETS
 from orchestration.resources import Settings, build_resources
 from orchestration.schedules import DAILY_ASSETS
 
+# The console shows what a person follows (steps, clips, warnings); the UI keeps the full event log.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
     """tiny-wan is built on first use; `wan` weights must already be in place."""
@@ -29,9 +32,10 @@ def run_episode(partition: str, settings: Settings, echo: Callable[[str], None] 
     resources = build_resources(settings) | resource_overrides
     instance = instance or dg.DagsterInstance.get()
     echo(f"catalog from {settings.data_dir}")
-    dg.materialize([catalog], instance=instance, resources=resources)
+    dg.materialize([catalog], instance=instance, resources=resources, run_config=QUIET)
     echo(f"episode {partition} with backend {settings.backend} into {settings.storage}")
-    result = dg.materialize(ALL_ASSETS, selection=DAILY_ASSETS, partition_key=partition, instance=instance, resources=resources)
+    result = dg.materialize(ALL_ASSETS, selection=DAILY_ASSETS, partition_key=partition, instance=instance,
+                            resources=resources, run_config=QUIET)
     for check in result.get_asset_check_evaluations():
         echo(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
     return result

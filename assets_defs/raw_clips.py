@@ -85,12 +85,13 @@ def clip_table(records: list[ClipRecord]) -> dg.TableMetadataValue:
         records=[dg.TableRecord({
             "scene": c.scene, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
             "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": c.timings.get("generate_s", 0.0),
-            "path": c.path,
+            "model_revision": c.model_revision, "prompt": c.prompt, "path": c.path,
         }) for c in records],
         schema=dg.TableSchema(columns=[
             dg.TableColumn("scene", "int"), dg.TableColumn("cached", "bool"), dg.TableColumn("seed", "int"),
             dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
-            dg.TableColumn("generate_s", "float"), dg.TableColumn("path", "string"),
+            dg.TableColumn("generate_s", "float"), dg.TableColumn("model_revision", "string"),
+            dg.TableColumn("prompt", "string"), dg.TableColumn("path", "string"),
         ]),
     )
 

@@ -15,14 +15,19 @@ NAMESPACE = "starloom"
 
 
 def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
-    """Join `address` (or RAY_ADDRESS), else start Ray inside this process."""
+    """Join `address` (or RAY_ADDRESS), else start Ray inside this process.
+
+    A cluster from `ray start` uses token auth by default: the driver needs RAY_AUTH_MODE=token in
+    its environment (read when Ray is imported) and the cluster's token (~/.ray/auth_token).
+    """
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS", "")
     if address:
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus or max(os.cpu_count() or 1, 2), namespace=NAMESPACE,
+        # address="local": a new cluster in this process, even if a `ray start` head runs here.
+        ray.init(address="local", num_cpus=num_cpus or max(os.cpu_count() or 1, 2), namespace=NAMESPACE,
                  include_dashboard=False, log_to_driver=False)
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -18,9 +24,33 @@ DAY = "2026-11-27"  # Scorpius in the rotation
 @pytest.fixture(scope="session")
 def ray_cluster():
     """Ray in this process, sized for a 2-core machine; replicas take one CPU each."""
-    ray.init(num_cpus=2, namespace="starloom", include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, namespace="starloom", include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory):
+    """A real Ray head in its own processes (`ray start --head`), for drivers that join by address."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    head = subprocess.Popen(
+        [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+         "--object-store-memory=300000000", "--block"],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.5)
+    time.sleep(2)  # the raylet registers just after the GCS port opens
+    yield f"127.0.0.1:{port}"
+    # `ray start --block` does not stop on SIGTERM from here; the head is disposable, so kill its group.
+    os.killpg(head.pid, signal.SIGKILL)
+    head.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

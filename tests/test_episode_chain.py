@@ -168,13 +168,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_cli_makes_an_episode_and_the_ui_shows_its_materializations(tmp_path):
-    """`starloom episode` in its own process (its own Ray), then `starloom ui` on the same storage."""
+def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray_head):
+    """`starloom episode` in its own process joining a running Ray head, then `starloom ui` on the same storage."""
     starloom = str(Path(sys.executable).parent / "starloom")
     env = {**os.environ, "STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster")}
     proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144", "--language", "en"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                          capture_output=True, text=True, env=env | {"RAY_ADDRESS": ray_head, "RAY_AUTH_MODE": "token"}, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Connected to Ray cluster" in proc.stderr and "Started a local Ray instance" not in proc.stderr
     video = Path(proc.stdout.strip().splitlines()[-1])
     assert video == tmp_path / "storage" / "episodes" / DAY / "episode.mp4" and probe_video(video).has_audio
     cues = parse_srt((video.parent / "episode.en.srt").read_text())

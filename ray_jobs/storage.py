@@ -53,16 +53,22 @@ def asset_path(root: UPath, asset: str, partition: str | None, suffix: str) -> U
     return root / "assets" / asset / f"{partition or 'all'}{suffix}"
 
 
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[Path]:
+    """A temporary name beside `target`, renamed onto it only if the block finishes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: UPath, data: bytes) -> None:
     if is_local(path):
-        target = Path(path.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
+        with _replacing(Path(path.path)) as tmp:
             tmp.write_bytes(data)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -75,14 +81,8 @@ def atomic_write_text(path: UPath, text: str) -> None:
 def atomic_put_file(local: Path, path: UPath) -> None:
     """Publish a finished local file (an encoded clip, an episode) under its final name."""
     if is_local(path):
-        target = Path(path.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
+        with _replacing(Path(path.path)) as tmp:
             shutil.copyfile(local, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
     else:
         path.fs.put_file(str(local), path.path)
 

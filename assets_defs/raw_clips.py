@@ -74,9 +74,16 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
         if hit is None and clip_path(root, request.cache_key).exists():
             log.warning(f"{request.scene_id}: stored clip {clip_path(root, request.cache_key)} is unreadable or unfinished; generating it again")
     missing = [r for r, hit in zip(requests, found) if hit is None]
-    made = iter(generator.pool(storage).generate(
-        missing, on_done=lambda r: log.info(
-            f"{r.scene_id}: clip ready on {r.replica} in {r.timings['generate_s']:.2f} s (+{r.timings['encode_s']:.2f} s encoding)")) if missing else [])
+    made = iter([])
+    if missing:
+        done = []
+
+        def report(result: ClipResult) -> None:
+            done.append(result)
+            log.info(f"{result.scene_id}: clip {len(done)}/{len(missing)} ready on {result.replica} in "
+                     f"{result.timings['generate_s']:.2f} s (+{result.timings['encode_s']:.2f} s encoding)")
+
+        made = iter(generator.pool().generate(missing, str(root), on_done=report, on_retry=log.warning))
     return [(hit, True) if hit is not None else (next(made), False) for hit in found]
 
 
@@ -100,7 +107,7 @@ def clip_table(records: list[ClipRecord]) -> dg.TableMetadataValue:
 def raw_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
               clip_generator: ClipGenerator, storage: Storage) -> ClipSet:
     """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache."""
-    revision = model_revision(clip_generator.settings(storage), script.sky_version)
+    revision = model_revision(clip_generator.settings(), script.sky_version)
     requests = clip_requests(script, scene_prompts, clip_generator, revision)
     outcomes = generate_missing(requests, clip_generator, storage, context.log)
     records = [to_record(scene.index, request, result, cached)

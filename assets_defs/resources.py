@@ -5,10 +5,7 @@ Defined here so assets can name them; `orchestration/resources.py` picks values 
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
-from pydantic import PrivateAttr
 from upath import UPath
 
 from ray_jobs.backends import SPECS, BackendSettings, GenerationSpec
@@ -31,11 +28,12 @@ class Storage(dg.ConfigurableResource):
 
 
 class ClipGenerator(dg.ConfigurableResource):
-    """Clip generation on a pool of Ray replicas; unset sizes and sampler values follow the backend's spec."""
+    """Clip generation on the Ray replica pool; unset sizes and sampler values follow the backend's spec."""
 
     backend: str = "sky"
     model_dir: str = ""
     replicas: int = 1
+    max_attempts: int = 3  # per clip, across replicas, before the partition fails
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None  # None: enough frames for each scene's duration
@@ -45,33 +43,19 @@ class ClipGenerator(dg.ConfigurableResource):
     ray_address: str = ""  # empty: start Ray in this process
     ray_num_cpus: int | None = None
 
-    _pool: Any = PrivateAttr(default=None)
-
     @property
     def spec(self) -> GenerationSpec:
         return SPECS[self.backend]
 
-    def settings(self, storage: Storage) -> BackendSettings:
-        from ray_jobs.storage import catalog_dir
+    def settings(self) -> BackendSettings:
+        return BackendSettings(name=self.backend, model_dir=self.model_dir, device=self.device)
 
-        return BackendSettings(
-            name=self.backend, model_dir=self.model_dir, device=self.device,
-            catalog_dir=str(catalog_dir(storage.root())),
-        )
-
-    def pool(self, storage: Storage):
-        """The run's replica pool, started on first use: replicas load their model once per run."""
+    def pool(self):
+        """Handles on the named replicas for these settings: warm ones are reused, missing ones started."""
         from ray_jobs.pool import ReplicaPool, ensure_ray
 
-        if self._pool is None:
-            ensure_ray(self.ray_address, self.ray_num_cpus)
-            self._pool = ReplicaPool(self.settings(storage), str(storage.root()), replicas=self.replicas)
-        return self._pool
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        ensure_ray(self.ray_address, self.ray_num_cpus)
+        return ReplicaPool(self.settings(), replicas=self.replicas, max_attempts=self.max_attempts)
 
 
 class Postproduction(dg.ConfigurableResource):

@@ -55,7 +55,7 @@ def reviewed_clips(context: dg.AssetExecutionContext, script: Script, scene_prom
                    storage: Storage) -> ReviewedClips:
     """Technical review of every clip; a rejected clip is made once more with a new seed."""
     reviewed = []
-    revision = model_revision(clip_generator.settings(storage), script.sky_version)
+    revision = model_revision(clip_generator.settings(), script.sky_version)
     requests = clip_requests(script, scene_prompts, clip_generator, revision)
     for record, request in zip(raw_clips.clips, requests, strict=True):
         verdict = _review(record, clip_review)

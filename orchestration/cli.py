@@ -75,6 +75,30 @@ def ui(host: str, port: int) -> None:
     sys.exit(subprocess.call(cmd))
 
 
+@cli.command()
+@click.option("--shutdown", is_flag=True, help="Stop every replica (their models unload).")
+def pool(shutdown: bool) -> None:
+    """Show the warm replicas on the Ray cluster at RAY_ADDRESS, or shut them down."""
+    address = os.environ.get("RAY_ADDRESS", "")
+    if not address:
+        raise click.UsageError("set RAY_ADDRESS to a Ray cluster: replicas of an in-process Ray end with their run")
+    from ray_jobs.pool import describe_replicas, ensure_ray, shutdown_replicas
+
+    ensure_ray(address)
+    if shutdown:
+        stopped = shutdown_replicas()
+        click.echo(f"stopped {len(stopped)} replica(s)" + "".join(f"\n  {name}" for name in stopped))
+        return
+    import ray
+
+    rows = describe_replicas()
+    resources = ray.cluster_resources()
+    click.echo(f"cluster: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; {len(rows)} replica(s)")
+    for row in rows:
+        click.echo(f"  {row['replica']:<32} {row['name']:<40} clips {row['clips_served']:>4}  "
+                   f"busy {row.get('busy_seconds', 0):8.1f} s  load {row.get('load_seconds', 0):6.1f} s")
+
+
 @cli.command("build-tiny-wan")
 @click.argument("directory", default="var/models/tiny-wan", type=click.Path(file_okay=False))
 def build_tiny_wan_command(directory: str) -> None:

@@ -1,17 +1,33 @@
-"""Spreads clip requests over N replicas: idle replicas pull the next clip from a queue."""
+"""The replica pool: named, long-lived replicas that idle workers pull clips from, with retries.
+
+Replicas are detached actors named after their backend settings in the `starloom` namespace, so a
+second run, or a backfill of many days, finds them warm: model loads equal replicas, not runs.
+A replica that dies mid-clip is restarted by Ray (or replaced), and its clip goes back in the
+queue for the next idle replica; a clip that fails `max_attempts` times fails with its scene named.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 import ray
+from ray.exceptions import GetTimeoutError, RayActorError
 
 from ray_jobs.backends import BackendSettings
-from ray_jobs.replica import RemoteClipReplica
+from ray_jobs.replica import ClipReplica
 from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult
 
 NAMESPACE = "starloom"
+REPLICA_PREFIX = "replica-"
+RemoteClipReplica = ray.remote(ClipReplica)
+
+
+class ReplicaStartError(RuntimeError):
+    """Replicas did not come up in time: not enough free CPUs/GPUs, or a model that failed to load."""
 
 
 def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
@@ -31,46 +47,113 @@ def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
                  include_dashboard=False, log_to_driver=False)
 
 
-class ReplicaPool:
-    """N replicas of one backend for the life of a run. Replicas start lazily and load once."""
+def pool_id(settings: BackendSettings) -> str:
+    """Replicas with the same settings are interchangeable; the id names them."""
+    digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
+    return f"{settings.name}-{digest}"
 
-    def __init__(self, settings: BackendSettings, storage_url: str, replicas: int = 1):
+
+class ReplicaPool:
+    """Handles on `replicas` named replicas of one backend; creates the missing ones."""
+
+    def __init__(self, settings: BackendSettings, replicas: int = 1, max_attempts: int = 3,
+                 start_timeout_s: float = 600.0):
         if replicas < 1:
             raise ValueError(f"a pool needs at least one replica, got {replicas}")
-        self.settings = settings
-        self.replicas = [RemoteClipReplica.remote(settings, storage_url) for _ in range(replicas)]
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.settings, self.max_attempts = settings, max_attempts
+        self.names = [f"{REPLICA_PREFIX}{pool_id(settings)}-{i}" for i in range(replicas)]
+        self.handles = [self._replica(name) for name in self.names]
+        self._wait_ready(start_timeout_s)
 
-    def generate(self, requests: Sequence[ClipRequest],
-                 on_done: Callable[[ClipResult], None] | None = None) -> list[ClipResult]:
-        """Results in request order. A failed clip raises ClipGenerationError naming its scene."""
-        queue = list(enumerate(requests))[::-1]
+    def _replica(self, name: str):
+        resources = {"num_gpus": 1, "num_cpus": 1} if self.settings.device.startswith("cuda") else {"num_cpus": 1}
+        # One CPU (or GPU) per replica: Ray reserves none for a running actor otherwise, which
+        # oversubscribes small machines. Ray restarts a dead replica (reloading its model);
+        # the pool, not Ray, retries the clip, so it can count attempts and pick another replica.
+        return RemoteClipReplica.options(
+            name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+            max_restarts=3, max_task_retries=0, **resources,
+        ).remote(self.settings)
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        refs = [handle.ready.remote() for handle in self.handles]
+        ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+        if pending:
+            raise ReplicaStartError(
+                f"{len(pending)} of {len(refs)} {self.settings.name} replicas not ready after {timeout_s:.0f} s; "
+                f"free resources: {ray.available_resources()}. Stop unused replicas with `starloom pool --shutdown`.")
+        ray.get(ready)  # raises the model-loading error of a replica that failed to start
+
+    def generate(self, requests: Sequence[ClipRequest], storage_url: str,
+                 on_done: Callable[[ClipResult], None] | None = None,
+                 on_retry: Callable[[str], None] | None = None) -> list[ClipResult]:
+        """Results in request order; each idle replica pulls the next clip from one queue.
+        `on_retry` hears, in words, of each failed attempt that will be tried again."""
+        queue = list(range(len(requests)))
+        attempts = [0] * len(requests)
         results: dict[int, ClipResult] = {}
-        running: dict[ray.ObjectRef, tuple[int, object]] = {}
-        idle = list(self.replicas)
+        running: dict[ray.ObjectRef, tuple[int, int]] = {}
+        idle = list(range(len(self.handles)))
         while queue or running:
             while queue and idle:
-                index, request = queue.pop()
-                replica = idle.pop()
-                running[replica.generate.remote(request)] = (index, replica)
-            done, _ = ray.wait(list(running), num_returns=1)
-            index, replica = running.pop(done[0])
+                index, slot = queue.pop(0), idle.pop(0)
+                attempts[index] += 1
+                running[self.handles[slot].generate.remote(requests[index], storage_url)] = (index, slot)
+            [done], _ = ray.wait(list(running), num_returns=1)
+            index, slot = running.pop(done)
             try:
-                results[index] = ray.get(done[0])
-            except Exception as error:  # the backend's or Ray's error, with the scene named
-                for ref in running:
-                    ray.cancel(ref)
-                cause = getattr(error, "cause", None) or error  # RayTaskError wraps the replica's exception
-                raise ClipGenerationError(
-                    f"{requests[index].scene_id}: clip generation failed: {type(cause).__name__}: {cause}") from error
-            idle.append(replica)
+                results[index] = ray.get(done)
+            except Exception as error:
+                if isinstance(error, RayActorError):  # the replica died: reattach to its restart, or a new one
+                    self.handles[slot] = self._replica(self.names[slot])
+                if attempts[index] >= self.max_attempts:
+                    for ref in running:
+                        ray.cancel(ref)
+                    cause = getattr(error, "cause", None) or error  # RayTaskError wraps the replica's exception
+                    raise ClipGenerationError(f"{requests[index].scene_id}: clip generation failed "
+                                              f"{attempts[index]} times: {type(cause).__name__}: {cause}") from error
+                queue.insert(0, index)  # next idle replica takes it; this one goes to the back
+                idle.append(slot)
+                if on_retry is not None:
+                    on_retry(f"{requests[index].scene_id}: attempt {attempts[index]} on {self.names[slot]} failed "
+                             f"({type(error).__name__}); retrying")
+                continue
+            idle.insert(0, slot)
             if on_done is not None:
                 on_done(results[index])
         return [results[i] for i in range(len(requests))]
 
     def stats(self) -> list[dict]:
-        return ray.get([replica.stats.remote() for replica in self.replicas])
+        return ray.get([handle.stats.remote() for handle in self.handles])
 
     def shutdown(self) -> None:
-        for replica in self.replicas:
-            ray.kill(replica)
-        self.replicas = []
+        for handle in self.handles:
+            ray.kill(handle, no_restart=True)
+        self.handles = []
+
+
+def running_replicas() -> list[str]:
+    """Names of the replicas alive in this cluster's `starloom` namespace."""
+    return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                  if a["namespace"] == NAMESPACE and a["name"].startswith(REPLICA_PREFIX))
+
+
+def describe_replicas(timeout_s: float = 10.0) -> list[dict]:
+    """What each running replica reports (a busy one answers after its clip, or is marked busy)."""
+    rows = []
+    for name in running_replicas():
+        handle = ray.get_actor(name, namespace=NAMESPACE)
+        try:
+            rows.append({"replica": name, **ray.get(handle.stats.remote(), timeout=timeout_s)})
+        except GetTimeoutError:
+            rows.append({"replica": name, "name": "busy", "clips_served": -1})
+    return rows
+
+
+def shutdown_replicas() -> list[str]:
+    names = running_replicas()
+    for name in names:
+        ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+    return names

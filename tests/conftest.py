@@ -29,6 +29,16 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _no_replicas_left_behind():
+    """Replicas outlive runs by design; between tests they would hold the cluster's two CPUs."""
+    yield
+    if ray.is_initialized():
+        from ray_jobs.pool import shutdown_replicas
+
+        shutdown_replicas()
+
+
 @pytest.fixture(scope="session")
 def ray_head(tmp_path_factory):
     """A real Ray head in its own processes (`ray start --head`), for drivers that join by address."""

@@ -113,6 +113,9 @@ def test_tiny_wan_episode_runs_the_diffusers_path_and_regenerates_only_the_edite
     edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
     assert edited["raw_clips"].generated == 1
     assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True]
+    # Three runs, one replica: the model was loaded once (each load has its own id).
+    loads = {c.replica.rsplit("/", 1)[1] for run in (first, edited) for c in run["raw_clips"].clips}
+    assert len(loads) == 1
 
 
 def test_corrupt_clip_in_storage_is_reported_and_made_again(tmp_path, ray_cluster, instance):
@@ -181,6 +184,18 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
     cues = parse_srt((video.parent / "episode.en.srt").read_text())
     assert cues[0].text.replace("\n", " ").startswith("Gaia heard")
 
+    # Replicas outlive the process that started them: a second episode finds them warm.
+    ray_env = env | {"RAY_ADDRESS": ray_head, "RAY_AUTH_MODE": "token"}
+    second = subprocess.run([starloom, "episode", "2026-11-26", "--size", "256x144"],
+                            capture_output=True, text=True, env=ray_env, cwd=tmp_path, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "storage" / "clips").rglob("*.json")]
+    assert len(records) == 3 + 4 and len({r["result"]["replica"] for r in records}) == 1  # Scorpius, then Lyra
+    shown = subprocess.run([starloom, "pool"], capture_output=True, text=True, env=ray_env, timeout=120)
+    assert shown.returncode == 0 and "1 replica(s)" in shown.stdout and "clips    7" in shown.stdout, shown.stdout + shown.stderr
+    stopped = subprocess.run([starloom, "pool", "--shutdown"], capture_output=True, text=True, env=ray_env, timeout=120)
+    assert "stopped 1 replica(s)" in stopped.stdout
+
     port = _free_port()
     ui = subprocess.Popen([starloom, "ui", "--port", str(port)], env=env, cwd=tmp_path, start_new_session=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -194,9 +209,10 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
             except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
                 assert ui.poll() is None and time.monotonic() < deadline, ui.stderr.read().decode()[-2000:] if ui.poll() is not None else "UI did not start"
                 time.sleep(1)
-        [materialization] = data["assetOrError"]["assetMaterializations"]
-        assert materialization["partition"] == DAY
-        assert {"constellation", "duration_s", "poster", "video"} <= {e["label"] for e in materialization["metadataEntries"]}
+        materializations = data["assetOrError"]["assetMaterializations"]
+        assert sorted(m["partition"] for m in materializations) == ["2026-11-26", DAY]
+        for materialization in materializations:
+            assert {"constellation", "duration_s", "poster", "video"} <= {e["label"] for e in materialization["metadataEntries"]}
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         try:

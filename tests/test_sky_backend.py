@@ -4,15 +4,25 @@ import pytest
 from assets_defs.catalog import load_catalog, write_catalog
 from ray_jobs.backends.sky import SkyBackend, stereographic
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import storage_root
+from ray_jobs.storage import catalog_dir, storage_root
 from tests.conftest import DATA
+
+
+class Sky:
+    """The backend bound to one storage root, as a replica calls it."""
+
+    def __init__(self, root):
+        self.backend, self.root = SkyBackend(), root
+
+    def generate(self, request):
+        return self.backend.generate(request, self.root)
 
 
 @pytest.fixture(scope="module")
 def sky(tmp_path_factory):
-    root = storage_root(tmp_path_factory.mktemp("catalog"))
-    write_catalog(load_catalog(DATA), root)
-    return SkyBackend(str(root))
+    root = storage_root(tmp_path_factory.mktemp("storage"))
+    write_catalog(load_catalog(DATA), catalog_dir(root))
+    return Sky(root)
 
 
 def _request(constellation="Ori", focus="Betelgeuse", shot="focus", frames=12, seed=3):

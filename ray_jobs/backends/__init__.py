@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from upath import UPath
 
 from ray_jobs.requests import ClipRequest
 
@@ -21,8 +22,9 @@ class Backend(Protocol):
     name: str
     fps: int
 
-    def generate(self, request: ClipRequest) -> np.ndarray:
-        """Frames for one clip, uint8 (F, H, W, 3) with F == request.num_frames."""
+    def generate(self, request: ClipRequest, root: UPath) -> np.ndarray:
+        """Frames for one clip, uint8 (F, H, W, 3) with F == request.num_frames. `root` is the
+        storage root the clip is for (the sky renderer reads the catalog there)."""
         ...
 
 
@@ -32,7 +34,6 @@ class BackendSettings:
 
     name: str
     model_dir: str = ""  # tiny-wan / wan: a diffusers-format folder on local disk
-    catalog_dir: str = ""  # sky: the catalog tables under the storage root
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -60,7 +61,7 @@ def load_backend(settings: BackendSettings) -> Backend:
     if settings.name == "sky":
         from ray_jobs.backends.sky import SkyBackend
 
-        return SkyBackend(settings.catalog_dir)
+        return SkyBackend()
     from ray_jobs.backends.wan import WanBackend
 
     return WanBackend(settings.model_dir, name=settings.name, device=settings.device)

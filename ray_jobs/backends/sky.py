@@ -8,15 +8,17 @@ and slowly pushes in. The CPU default therefore yields an episode worth watching
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
+from upath import UPath
 
 from ray_jobs.fonts import cjk_font
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import storage_root
+from ray_jobs.storage import catalog_dir
 
 RENDERER_VERSION = "1"
 SKY_TOP = np.array([2.0, 4.0, 16.0], dtype=np.float32)  # deep indigo at the zenith
@@ -24,22 +26,41 @@ SKY_BOTTOM = np.array([10.0, 20.0, 46.0], dtype=np.float32)
 LINE_COLOUR = (150, 190, 255)
 
 
+@dataclass(frozen=True)
+class SkyTables:
+    constellations: pd.DataFrame  # indexed by IAU abbreviation
+    stars: pd.DataFrame  # indexed by HIP id
+    figures: pd.DataFrame
+
+
 class SkyBackend:
+    """Draws from the catalog tables under the storage root each request names, so one warm
+    replica serves every root; tables are cached per root and star-data revision."""
+
     name = "sky"
     fps = 24
 
-    def __init__(self, catalog_dir: str):
-        root = storage_root(catalog_dir)
-        self.constellations = pd.read_parquet(root / "constellations.parquet").set_index("abbr")
-        self.stars = pd.read_parquet(root / "stars.parquet").set_index("hip")
-        self.figures = pd.read_parquet(root / "figures.parquet")
+    def __init__(self) -> None:
+        self._tables: dict[tuple[str, str], SkyTables] = {}
 
-    def generate(self, request: ClipRequest) -> np.ndarray:
-        if request.constellation not in self.constellations.index:
+    def tables(self, root: UPath, revision: str) -> SkyTables:
+        key = (str(root), revision)
+        if key not in self._tables:
+            directory = catalog_dir(root)
+            self._tables = {key: SkyTables(
+                constellations=pd.read_parquet(directory / "constellations.parquet").set_index("abbr"),
+                stars=pd.read_parquet(directory / "stars.parquet").set_index("hip"),
+                figures=pd.read_parquet(directory / "figures.parquet"),
+            )}
+        return self._tables[key]
+
+    def generate(self, request: ClipRequest, root: UPath) -> np.ndarray:
+        sky = self.tables(root, request.model_revision)
+        if request.constellation not in sky.constellations.index:
             raise KeyError(f"{request.scene_id}: constellation {request.constellation!r} is not in the catalog")
-        figure = self.figures[self.figures.constellation == request.constellation]
-        row = self.constellations.loc[request.constellation]
-        view = SkyView.around(self.stars, figure, request, (row.chinese, row.latin))
+        figure = sky.figures[sky.figures.constellation == request.constellation]
+        row = sky.constellations.loc[request.constellation]
+        view = SkyView.around(sky.stars, figure, request, (row.chinese, row.latin))
         return np.stack([view.frame(i) for i in range(request.num_frames)])
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from upath import UPath
 
 from ray_jobs.requests import ClipRequest
 
@@ -71,7 +72,7 @@ class WanBackend:
         self.pipe.set_progress_bar_config(disable=True)
         self.load_seconds = time.perf_counter() - started
 
-    def generate(self, request: ClipRequest) -> np.ndarray:
+    def generate(self, request: ClipRequest, root: UPath | None = None) -> np.ndarray:
         import torch
 
         generator = torch.Generator(device="cpu").manual_seed(request.seed)

@@ -76,6 +76,8 @@ class ClipRecord(BaseModel):
     fps: int
     steps: int
     guidance_scale: float
+    guidance_scale_2: float | None = None
+    flow_shift: float | None = None
     cached: bool
     replica: str = ""
     timings: dict[str, float] = Field(default_factory=dict)

@@ -13,14 +13,18 @@ from assets_defs.media.probe import ProbeError, probe_video
 from assets_defs.models import ClipRecord, ClipSet, ScenePrompts, Script
 from assets_defs.resources import ClipGenerator, Storage
 from orchestration.partitions import daily_partitions
-from ray_jobs.backends import frames_for, model_revision, native_fps
+from ray_jobs.backends import frames_for, model_revision
 from ray_jobs.requests import ClipRequest, ClipResult
 from ray_jobs.storage import clip_path, clip_record_path
 
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
     """What to ask the backend for, scene by scene. Pure."""
-    spec, fps = generator.spec, native_fps(generator.backend)
+    spec = generator.spec
+
+    def chosen(value, default):
+        return default if value is None else value
+
     requests = []
     for scene, prompt in zip(script.scenes, prompts.prompts, strict=True):
         requests.append(ClipRequest(
@@ -32,10 +36,12 @@ def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerato
             seed=prompt.seed,
             width=generator.width or spec.width,
             height=generator.height or spec.height,
-            num_frames=generator.num_frames or frames_for(scene.seconds, fps, generator.backend, spec.max_frames),
-            fps=fps,
-            steps=generator.steps if generator.steps is not None else spec.steps,
-            guidance_scale=generator.guidance_scale if generator.guidance_scale is not None else spec.guidance_scale,
+            num_frames=generator.num_frames or frames_for(scene.seconds, spec.fps, generator.backend, spec.max_frames),
+            fps=spec.fps,
+            steps=chosen(generator.steps, spec.steps),
+            guidance_scale=chosen(generator.guidance_scale, spec.guidance_scale),
+            guidance_scale_2=chosen(generator.guidance_scale_2, spec.guidance_scale_2),
+            flow_shift=chosen(generator.flow_shift, spec.flow_shift),
             constellation=script.constellation,
             focus=scene.focus,
             shot=scene.shot,
@@ -60,7 +66,8 @@ def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool
         scene=scene, cache_key=result.cache_key, path=result.path, backend=request.backend,
         model_revision=request.model_revision, seed=request.seed, prompt=request.prompt,
         width=result.width, height=result.height, num_frames=result.num_frames, fps=result.fps,
-        steps=request.steps, guidance_scale=request.guidance_scale, cached=cached,
+        steps=request.steps, guidance_scale=request.guidance_scale, guidance_scale_2=request.guidance_scale_2,
+        flow_shift=request.flow_shift, cached=cached,
         replica=result.replica, timings=result.timings,
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 from upath import UPath
 
-from ray_jobs.backends import SPECS, BackendSettings, GenerationSpec
+from ray_jobs.backends import BackendSettings, GenerationSpec, spec_for
 from ray_jobs.storage import storage_root
 
 
@@ -39,16 +39,28 @@ class ClipGenerator(dg.ConfigurableResource):
     num_frames: int | None = None  # None: enough frames for each scene's duration
     steps: int | None = None
     guidance_scale: float | None = None
+    guidance_scale_2: float | None = None
+    flow_shift: float | None = None
     device: str = "cpu"
+    dtype: str = "auto"
+    vae_tiling: bool = False
+    offload_idle_expert: bool = False
+    lora_dir: str = ""  # fast mode: a step-distilled LoRA pair; steps/guidance/shift follow its recipe
+    lora_scale: float = 1.0
+    cache: str = ""  # fast mode: e.g. "first_block:0.05"
     ray_address: str = ""  # empty: start Ray in this process
     ray_num_cpus: int | None = None
 
     @property
     def spec(self) -> GenerationSpec:
-        return SPECS[self.backend]
+        return spec_for(self.settings())
 
     def settings(self) -> BackendSettings:
-        return BackendSettings(name=self.backend, model_dir=self.model_dir, device=self.device)
+        return BackendSettings(
+            name=self.backend, model_dir=self.model_dir, device=self.device, dtype=self.dtype,
+            vae_tiling=self.vae_tiling, offload_idle_expert=self.offload_idle_expert,
+            lora_dir=self.lora_dir, lora_scale=self.lora_scale, cache=self.cache,
+        )
 
     def pool(self):
         """Handles on the named replicas for these settings: warm ones are reused, missing ones started."""

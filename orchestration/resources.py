@@ -26,6 +26,10 @@ class Settings(BaseModel):
     width: int = 1280
     height: int = 720
     language: str = "zh"
+    lora_dir: str = ""  # Wan fast mode: step-distilled LoRA pair (4 steps, CFG off)
+    cache: str = ""  # Wan fast mode: e.g. first_block:0.05
+    vae_tiling: bool = False
+    offload_idle_expert: bool = False
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -38,6 +42,10 @@ class Settings(BaseModel):
             "ray_address": os.environ.get("RAY_ADDRESS"),
             "device": os.environ.get("STARLOOM_DEVICE"),
             "language": os.environ.get("STARLOOM_LANGUAGE"),
+            "lora_dir": os.environ.get("STARLOOM_LORA_DIR"),
+            "cache": os.environ.get("STARLOOM_CACHE"),
+            "vae_tiling": os.environ.get("STARLOOM_VAE_TILING"),
+            "offload_idle_expert": os.environ.get("STARLOOM_OFFLOAD_IDLE_EXPERT"),
         }
         if size := os.environ.get("STARLOOM_SIZE"):
             env["width"], env["height"] = parse_size(size)
@@ -69,7 +77,8 @@ def build_resources(settings: Settings) -> dict:
         "series_data": SeriesData(data_dir=settings.data_dir),
         "clip_generator": ClipGenerator(
             backend=settings.backend, model_dir=settings.resolved_model_dir(), replicas=settings.replicas,
-            ray_address=settings.ray_address, device=settings.device,
+            ray_address=settings.ray_address, device=settings.device, lora_dir=settings.lora_dir,
+            cache=settings.cache, vae_tiling=settings.vae_tiling, offload_idle_expert=settings.offload_idle_expert,
             width=settings.width if sky else None, height=settings.height if sky else None,
         ),
         "clip_review": ClipReview(),

@@ -29,6 +29,8 @@ class ClipRequest:
     constellation: str = ""
     focus: str = ""
     shot: str = ""
+    guidance_scale_2: float | None = None  # low-noise expert's guidance (A14B); None: the model's own
+    flow_shift: float | None = None  # None: the scheduler's configured shift
 
     @property
     def cache_key(self) -> str:

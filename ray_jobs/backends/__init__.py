@@ -7,7 +7,7 @@ so the driver and Dagster's process never pay for them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -30,20 +30,46 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class BackendSettings:
-    """Everything a replica needs to load its backend once."""
+    """Everything a replica needs to load its backend once. Fast modes change the pixels, so they
+    are part of the model revision (and of every clip key) and of the pool's replica names."""
 
     name: str
     model_dir: str = ""  # tiny-wan / wan: a diffusers-format folder on local disk
     device: str = "cpu"
+    dtype: str = "auto"  # auto: bfloat16 on CUDA (as Wan2.2 ships), float32 on CPU
+    vae_tiling: bool = False  # decode 720p x 81 frames in tiles: less memory, a little slower
+    offload_idle_expert: bool = False  # keep only the expert in use on the GPU (CUDA only)
+    lora_dir: str = ""  # step-distilled LoRA: high_noise_model / low_noise_model .safetensors
+    lora_scale: float = 1.0
+    cache: str = ""  # diffusers cache hook, e.g. "first_block:0.05"
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:
             raise ValueError(f"unknown backend {self.name!r}; choose one of {', '.join(BACKENDS)}")
+        if self.name == "sky" and (self.lora_dir or self.cache):
+            raise ValueError("fast modes (LoRA, cache hooks) apply to Wan backends, not to sky")
+        if self.cache and not self.cache.startswith("first_block:"):
+            raise ValueError(f"cache must look like 'first_block:0.05', got {self.cache!r}")
+
+    @property
+    def fast_modes(self) -> str:
+        """How this replica departs from the model's own sampling, in words for lineage."""
+        modes = []
+        if self.lora_dir:
+            modes.append(f"lora-{_folder_digest(self.lora_dir)}x{self.lora_scale:g}")
+        if self.cache:
+            modes.append(self.cache.replace(":", "-"))
+        return "+".join(modes)
 
 
-def native_fps(name: str) -> int:
-    """Frame rate the backend generates at; post-production brings every clip to the episode's."""
-    return 24 if name == "sky" else 16  # Wan2.2 A14B makes 16 fps clips
+def _folder_digest(folder: str) -> str:
+    from pathlib import Path
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 def model_revision(settings: BackendSettings, sky_version: str) -> str:
@@ -54,7 +80,8 @@ def model_revision(settings: BackendSettings, sky_version: str) -> str:
         return f"sky-{RENDERER_VERSION}+stars-{sky_version}"
     from ray_jobs.backends.wan import model_dir_revision
 
-    return f"{settings.name}-{model_dir_revision(settings.model_dir)}"
+    base = f"{settings.name}-{model_dir_revision(settings.model_dir)}"
+    return f"{base}+{settings.fast_modes}" if settings.fast_modes else base
 
 
 def load_backend(settings: BackendSettings) -> Backend:
@@ -64,28 +91,50 @@ def load_backend(settings: BackendSettings) -> Backend:
         return SkyBackend()
     from ray_jobs.backends.wan import WanBackend
 
-    return WanBackend(settings.model_dir, name=settings.name, device=settings.device)
+    return WanBackend(settings)
 
 
 @dataclass(frozen=True)
 class GenerationSpec:
-    """Per-backend defaults; a user's config overrides any of them."""
+    """Per-model defaults; a user's config overrides any of them. `source` says where they come from."""
 
     name: str
     width: int
     height: int
+    fps: int
     max_frames: int  # Wan: 4k+1
     steps: int
     guidance_scale: float
-    source: str  # where the numbers come from
+    guidance_scale_2: float | None  # low-noise expert (A14B); None for single-expert models
+    flow_shift: float | None
+    source: str
 
 
-SKY = GenerationSpec("sky", 1280, 720, 24 * 8, 1, 0.0, "procedural renderer: steps and guidance unused")
-# Official Wan2.2 T2V-A14B (wan/configs/wan_t2v_A14B.py): 1280x720, 81 frames at 16 fps, 40 steps,
-# guidance 4.0 (high noise) / 3.0 (low noise), sample_shift 12.0, boundary 0.875.
-WAN22_T2V_A14B = GenerationSpec("wan", 1280, 720, 81, 40, 4.0, "Wan2.2 wan/configs/wan_t2v_A14B.py")
-TINY_WAN = GenerationSpec("tiny-wan", 112, 64, 17, 4, 4.0, "tiny test double: sizes kept small for CPU")
-SPECS = {spec.name: spec for spec in (SKY, TINY_WAN, WAN22_T2V_A14B)}
+SKY = GenerationSpec("sky", 1280, 720, 24, 24 * 8, 1, 0.0, None, None, "procedural renderer: sampler values unused")
+# Official Wan2.2 configs (Wan-Video/Wan2.2 wan/configs/): the diffusers conversion sets shift 3.0
+# for A14B, the official sample_shift is 12.0, so it is set explicitly here.
+WAN22_T2V_A14B = GenerationSpec("wan", 1280, 720, 16, 81, 40, 4.0, 3.0, 12.0,
+                                "Wan2.2 wan/configs/wan_t2v_A14B.py: 40 steps, shift 12.0, guidance 4.0/3.0, 81 frames at 16 fps")
+WAN22_TI2V_5B = GenerationSpec("wan", 1280, 704, 24, 121, 50, 5.0, None, 5.0,
+                               "Wan2.2 wan/configs/wan_ti2v_5B.py: 50 steps, shift 5.0, guidance 5.0, 121 frames at 24 fps")
+TINY_WAN = GenerationSpec("tiny-wan", 112, 64, 16, 17, 4, 4.0, 3.0, 12.0, "A14B sampler values at a CPU-sized shape")
+# Wan2.2-Lightning (lightx2v) 4-step LoRAs: CFG off (guidance 1.0 on both experts), shift 5.0.
+LIGHTNING_4STEP = {"steps": 4, "guidance_scale": 1.0, "guidance_scale_2": 1.0, "flow_shift": 5.0}
+
+
+def spec_for(settings: BackendSettings) -> GenerationSpec:
+    """The defaults for the model these settings load (A14B or TI2V-5B is read from the folder)."""
+    if settings.name == "sky":
+        return SKY
+    if settings.name == "tiny-wan":
+        spec = TINY_WAN
+    else:
+        from ray_jobs.backends.wan import is_two_expert
+
+        spec = WAN22_T2V_A14B if is_two_expert(settings.model_dir) else WAN22_TI2V_5B
+    if settings.lora_dir:
+        spec = replace(spec, **LIGHTNING_4STEP, source=spec.source + "; 4-step LoRA: Wan2.2-Lightning recipe")
+    return spec
 
 
 def frames_for(seconds: float, fps: int, backend: str, max_frames: int) -> int:

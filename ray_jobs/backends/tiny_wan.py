@@ -45,3 +45,25 @@ def build_tiny_wan(out_dir: str | Path, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(out)
     return out
+
+
+def build_tiny_step_lora(model_dir: str | Path, out_dir: str | Path, rank: int = 4, seed: int = 0) -> Path:
+    """A random LoRA pair for the tiny experts, in the Wan2.2-Lightning file layout, for the LoRA path.
+
+    Random up-projections (not the usual zeros) so the LoRA visibly changes the output.
+    """
+    import torch
+    from diffusers import WanPipeline, WanTransformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for n, (component, name) in enumerate((("transformer", "high_noise_model"), ("transformer_2", "low_noise_model"))):
+        torch.manual_seed(seed + n)
+        expert = WanTransformer3DModel.from_pretrained(Path(model_dir) / component)
+        expert.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                      target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        WanPipeline.save_lora_weights(out, transformer_lora_layers=get_peft_model_state_dict(expert),
+                                      weight_name=f"{name}.safetensors")
+    return out

@@ -51,10 +51,43 @@ def model_dir_revision(model_dir: str | Path) -> str:
     return digest.hexdigest()[:12]
 
 
-class WanBackend:
-    fps = 16
+def is_two_expert(model_dir: str | Path) -> bool:
+    """T2V-A14B ships `transformer_2` (the low-noise expert); TI2V-5B has one transformer."""
+    index = json.loads((check_model_dir(model_dir) / "model_index.json").read_text())
+    return bool(index.get("transformer_2") and index["transformer_2"][0])
 
-    def __init__(self, model_dir: str, name: str = "wan", device: str = "cpu"):
+
+def _dtype(name: str, device: str):
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if name not in ("bfloat16", "float16", "float32"):
+        raise ValueError(f"dtype must be auto, bfloat16, float16 or float32, got {name!r}")
+    return getattr(torch, name)
+
+
+def load_step_lora(pipe, lora_dir: str | Path, scale: float) -> None:
+    """A step-distilled LoRA pair (Wan2.2-Lightning layout) fused into both experts."""
+    folder = Path(lora_dir)
+    files = {"transformer": folder / "high_noise_model.safetensors", "transformer_2": folder / "low_noise_model.safetensors"}
+    missing = [path.name for path in files.values() if not path.exists()]
+    if missing:
+        raise ModelDirError(f"LoRA folder {folder} is incomplete: missing {', '.join(missing)}")
+    pipe.load_lora_weights(str(folder), weight_name=files["transformer"].name, adapter_name="steps_high")
+    if getattr(pipe, "transformer_2", None) is not None:
+        pipe.load_lora_weights(str(folder), weight_name=files["transformer_2"].name, adapter_name="steps_low",
+                               load_into_transformer_2=True)
+    components = [c for c in files if getattr(pipe, c, None) is not None]
+    # Fused: no adapter overhead at each step; the base weights are not needed again in this replica.
+    pipe.fuse_lora(components=components, lora_scale=scale)
+    pipe.unload_lora_weights()
+
+
+class WanBackend:
+    """WanPipeline with the replica's loading choices (dtype, offload, tiling, fast modes) applied once."""
+
+    def __init__(self, settings):
         import torch
         from diffusers import WanPipeline
         from diffusers.utils import logging as diffusers_logging
@@ -63,19 +96,55 @@ class WanBackend:
         # Replica logs carry timings, not progress bars.
         diffusers_logging.disable_progress_bar()
         transformers_logging.disable_progress_bar()
-        root = check_model_dir(model_dir)
-        self.name = name
-        self.device = device
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        root = check_model_dir(settings.model_dir)
+        self.name, self.device = settings.name, settings.device
         started = time.perf_counter()
-        self.pipe = WanPipeline.from_pretrained(root, dtype=dtype).to(device)
-        self.pipe.set_progress_bar_config(disable=True)
+        pipe = WanPipeline.from_pretrained(root, dtype=_dtype(settings.dtype, settings.device))
+        if settings.lora_dir:
+            load_step_lora(pipe, settings.lora_dir, settings.lora_scale)
+        if settings.cache:
+            from diffusers import FirstBlockCacheConfig
+
+            threshold = float(settings.cache.split(":", 1)[1])
+            for expert in (pipe.transformer, getattr(pipe, "transformer_2", None)):
+                if expert is not None:
+                    expert.enable_cache(FirstBlockCacheConfig(threshold=threshold))
+        if settings.vae_tiling:
+            pipe.vae.enable_tiling()
+        if settings.offload_idle_expert and settings.device.startswith("cuda"):
+            pipe.enable_model_cpu_offload(device=settings.device)  # each model on the GPU only while it runs
+        else:
+            pipe.to(settings.device)
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe
+        self.scheduler_config = dict(pipe.scheduler.config)
+        self.two_experts = getattr(pipe, "transformer_2", None) is not None
         self.load_seconds = time.perf_counter() - started
+        self.last_timings: dict[str, float] = {}
+        torch.set_grad_enabled(False)
+
+    def _scheduler_for(self, flow_shift: float | None):
+        """The request's shift, or the model's own: never one left behind by an earlier request."""
+        wanted = self.scheduler_config.get("flow_shift") if flow_shift is None else flow_shift
+        if self.pipe.scheduler.config.get("flow_shift") != wanted:
+            self.pipe.scheduler = type(self.pipe.scheduler).from_config({**self.scheduler_config, "flow_shift": wanted})
 
     def generate(self, request: ClipRequest, root: UPath | None = None) -> np.ndarray:
+        """Frames (F, H, W, 3) uint8. Timings per denoising step and for the decode go to `last_timings`."""
         import torch
 
-        generator = torch.Generator(device="cpu").manual_seed(request.seed)
+        self._scheduler_for(request.flow_shift)
+        cuda = self.device.startswith("cuda")
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        step_ends: list[float] = []
+
+        def on_step_end(pipe, step, timestep, callback_kwargs):
+            step_ends.append(time.perf_counter())
+            return callback_kwargs
+
+        extra = {"guidance_scale_2": request.guidance_scale_2} if self.two_experts and request.guidance_scale_2 is not None else {}
+        started = time.perf_counter()
         output = self.pipe(
             prompt=request.prompt,
             negative_prompt=request.negative_prompt,
@@ -84,8 +153,18 @@ class WanBackend:
             num_frames=request.num_frames,
             num_inference_steps=request.steps,
             guidance_scale=request.guidance_scale,
-            generator=generator,
+            generator=torch.Generator(device="cpu").manual_seed(request.seed),
             output_type="np",
+            callback_on_step_end=on_step_end,
+            **extra,
         )
+        finished = time.perf_counter()
+        steps = np.diff([started, *step_ends])
+        self.last_timings = {
+            "denoise_s": round(float(steps.sum()), 4),
+            "denoise_s_per_step": round(float(steps.mean()), 4) if len(steps) else 0.0,
+            "decode_s": round(finished - (step_ends[-1] if step_ends else started), 4),
+            "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else 0.0,
+        }
         frames = np.asarray(output.frames[0])  # (F, H, W, 3) floats in [0, 1]
         return (frames * 255.0).round().clip(0, 255).astype(np.uint8)

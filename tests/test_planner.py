@@ -1,0 +1,50 @@
+import pytest
+
+from ray_jobs.planner import CostModel, parallel_degrees, plan_replicas
+
+
+def test_a14b_heads_allow_these_degrees():
+    assert parallel_degrees(40, 8) == [1, 2, 4, 5, 8]
+    assert parallel_degrees(24, 8) == [1, 2, 3, 4, 6, 8]  # TI2V-5B
+
+
+def test_cost_model_starts_from_the_official_table_and_interpolates():
+    cost = CostModel()
+    assert cost.seconds_per_clip(1) == 1041.5 and cost.seconds_per_clip(8) == 155.1
+    assert cost.seconds_per_clip(4) < cost.seconds_per_clip(2) < cost.seconds_per_clip(1)
+    assert 1041.5 / 2 < cost.seconds_per_clip(2) < 1041.5 / 2 / 0.9  # 90-100% efficient at 2 GPUs
+
+
+def test_measurements_move_the_estimate_and_teach_unmeasured_shapes():
+    cost = CostModel(weight=0.5)
+    cost.observe(8, 310.2)  # this cluster is twice as slow as the published H100 figure
+    assert cost.seconds_per_clip(8) == pytest.approx((155.1 + 310.2) / 2)
+    assert cost.seconds_per_clip(1) == pytest.approx(1041.5 * 1.5)
+
+
+@pytest.mark.parametrize("clips, deadline, gpus, replicas", [
+    (1, None, 8, 1),        # one clip: the 8-GPU replica has the best latency (155 s)
+    (4, None, 2, 4),        # four scenes: four 2-GPU replicas finish in one wave (538 s)
+    (120, None, 1, 8),      # a 30-day backfill: throughput wins, eight 1-GPU replicas
+    (4, 1200, 1, 8),        # a loose deadline is met by the cheapest shape
+    (4, 700, 2, 4),         # 1-GPU replicas miss 700 s (1041 s); four 2-GPU replicas meet it most cheaply
+    (8, 700, 1, 8),         # nothing meets 700 s for 8 clips: the fastest shape, flagged
+    (3, 100, 8, 1),         # nothing meets 100 s: fastest, flagged
+])
+def test_plan_for_one_h100_node(clips, deadline, gpus, replicas):
+    plan = plan_replicas([8], clips, deadline)
+    assert (plan.gpus_per_replica, plan.replicas) == (gpus, replicas), plan.explain()
+    assert plan.meets_deadline == (deadline is None or plan.makespan_s <= deadline)
+    assert plan.reasons and "alternatives" in plan.explain()
+
+
+def test_replicas_never_span_nodes():
+    plan = plan_replicas([4, 4], 40, None)
+    assert plan.gpus_per_replica <= 4
+    assert plan_replicas([4, 4], 2, None).replicas == 2  # two 4-GPU replicas, one per node
+
+
+@pytest.mark.parametrize("nodes, clips, message", [([], 3, "no GPUs"), ([8], 0, "nothing to plan")])
+def test_bad_plans_say_why(nodes, clips, message):
+    with pytest.raises(ValueError, match=message):
+        plan_replicas(nodes, clips, None)

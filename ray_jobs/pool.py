@@ -16,18 +16,15 @@ from dataclasses import asdict
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
+from ray.util.placement_group import remove_placement_group
 
 from ray_jobs.backends import BackendSettings
-from ray_jobs.replica import ClipReplica
+from ray_jobs.gang import NAMESPACE, GangReplica, ReplicaStartError, SoloReplica
 from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult
 
-NAMESPACE = "starloom"
+__all__ = ["NAMESPACE", "ReplicaPool", "ReplicaStartError", "ensure_ray"]
+
 REPLICA_PREFIX = "replica-"
-RemoteClipReplica = ray.remote(ClipReplica)
-
-
-class ReplicaStartError(RuntimeError):
-    """Replicas did not come up in time: not enough free CPUs/GPUs, or a model that failed to load."""
 
 
 def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
@@ -54,35 +51,32 @@ def pool_id(settings: BackendSettings) -> str:
 
 
 class ReplicaPool:
-    """Handles on `replicas` named replicas of one backend; creates the missing ones."""
+    """Handles on `replicas` named replicas of one backend, each spanning `gpus_per_replica` ranks
+    (a sequence-parallel gang when more than one); creates the missing ones."""
 
     def __init__(self, settings: BackendSettings, replicas: int = 1, max_attempts: int = 3,
-                 start_timeout_s: float = 600.0):
+                 gpus_per_replica: int = 1, start_timeout_s: float = 600.0):
         if replicas < 1:
             raise ValueError(f"a pool needs at least one replica, got {replicas}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        if gpus_per_replica < 1:
+            raise ValueError(f"a replica spans at least one GPU (or CPU rank), got {gpus_per_replica}")
         self.settings, self.max_attempts = settings, max_attempts
-        self.names = [f"{REPLICA_PREFIX}{pool_id(settings)}-{i}" for i in range(replicas)]
-        self.handles = [self._replica(name) for name in self.names]
+        shape = f"x{gpus_per_replica}" if gpus_per_replica > 1 else ""
+        self.names = [f"{REPLICA_PREFIX}{pool_id(settings)}{shape}-{i}" for i in range(replicas)]
+        if gpus_per_replica > 1:
+            self.replicas = [GangReplica(n, settings, gpus_per_replica, start_timeout_s) for n in self.names]
+        else:
+            self.replicas = [SoloReplica(n, settings) for n in self.names]
         self._wait_ready(start_timeout_s)
 
-    def _replica(self, name: str):
-        resources = {"num_gpus": 1, "num_cpus": 1} if self.settings.device.startswith("cuda") else {"num_cpus": 1}
-        # One CPU (or GPU) per replica: Ray reserves none for a running actor otherwise, which
-        # oversubscribes small machines. Ray restarts a dead replica (reloading its model);
-        # the pool, not Ray, retries the clip, so it can count attempts and pick another replica.
-        return RemoteClipReplica.options(
-            name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-            max_restarts=3, max_task_retries=0, **resources,
-        ).remote(self.settings)
-
     def _wait_ready(self, timeout_s: float) -> None:
-        refs = [handle.ready.remote() for handle in self.handles]
+        refs = [ref for replica in self.replicas for ref in replica.ready()]
         ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
         if pending:
             raise ReplicaStartError(
-                f"{len(pending)} of {len(refs)} {self.settings.name} replicas not ready after {timeout_s:.0f} s; "
+                f"{len(pending)} of {len(refs)} {self.settings.name} replica ranks not ready after {timeout_s:.0f} s; "
                 f"free resources: {ray.available_resources()}. Stop unused replicas with `starloom pool --shutdown`.")
         ray.get(ready)  # raises the model-loading error of a replica that failed to start
 
@@ -94,20 +88,22 @@ class ReplicaPool:
         queue = list(range(len(requests)))
         attempts = [0] * len(requests)
         results: dict[int, ClipResult] = {}
-        running: dict[ray.ObjectRef, tuple[int, int]] = {}
-        idle = list(range(len(self.handles)))
+        running: dict[ray.ObjectRef, tuple[int, int, list[ray.ObjectRef]]] = {}
+        idle = list(range(len(self.replicas)))
         while queue or running:
             while queue and idle:
                 index, slot = queue.pop(0), idle.pop(0)
                 attempts[index] += 1
-                running[self.handles[slot].generate.remote(requests[index], storage_url)] = (index, slot)
+                primary, others = self.replicas[slot].submit(requests[index], storage_url)
+                running[primary] = (index, slot, others)
             [done], _ = ray.wait(list(running), num_returns=1)
-            index, slot = running.pop(done)
+            index, slot, others = running.pop(done)
             try:
                 results[index] = ray.get(done)
+                ray.get(others)  # the other ranks of a gang: their errors count too
             except Exception as error:
-                if isinstance(error, RayActorError):  # the replica died: reattach to its restart, or a new one
-                    self.handles[slot] = self._replica(self.names[slot])
+                if isinstance(error, RayActorError):  # a dead replica (or rank): bring it back
+                    self.replicas[slot].revive()
                 if attempts[index] >= self.max_attempts:
                     for ref in running:
                         ray.cancel(ref)
@@ -126,12 +122,12 @@ class ReplicaPool:
         return [results[i] for i in range(len(requests))]
 
     def stats(self) -> list[dict]:
-        return ray.get([handle.stats.remote() for handle in self.handles])
+        return ray.get([replica.stats() for replica in self.replicas])
 
     def shutdown(self) -> None:
-        for handle in self.handles:
-            ray.kill(handle, no_restart=True)
-        self.handles = []
+        for replica in self.replicas:
+            replica.stop()
+        self.replicas = []
 
 
 def running_replicas() -> list[str]:
@@ -153,7 +149,11 @@ def describe_replicas(timeout_s: float = 10.0) -> list[dict]:
 
 
 def shutdown_replicas() -> list[str]:
+    """Stop every replica (and free the placement groups of sharded ones)."""
     names = running_replicas()
     for name in names:
         ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+    for group in ray.util.placement_group_table().values():
+        if group["name"].startswith(REPLICA_PREFIX) and group["state"] != "REMOVED":
+            remove_placement_group(ray.util.get_placement_group(group["name"]))
     return names

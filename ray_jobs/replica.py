@@ -24,25 +24,36 @@ from ray_jobs.video import encode_frames
 class ClipReplica:
     """Hosts one warm backend. Public verb: `generate`; `stats` says what it has done."""
 
-    def __init__(self, settings: BackendSettings):
+    def __init__(self, settings: BackendSettings, rank: int = 0, world: int = 1, rendezvous: str = ""):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local folders only
         started = time.perf_counter()
-        self.backend = load_backend(settings)
+        self.rank, self.world = rank, world
+        if world > 1:  # one rank of a sharded replica: join the gang before loading the sharded model
+            import torch.distributed as dist
+
+            backend = "nccl" if settings.device.startswith("cuda") else "gloo"
+            dist.init_process_group(backend, init_method=f"tcp://{rendezvous}", rank=rank, world_size=world)
+        self.backend = load_backend(settings, rank=rank, world=world)
         self.load_seconds = time.perf_counter() - started
         # A new id per model load: a restarted replica loads again and gets a new one.
         self.load_id = uuid.uuid4().hex[:8]
-        self.name = f"{settings.name}@{socket.gethostname()}:{os.getpid()}/{self.load_id}"
+        gang = f"[rank {rank}/{world}]" if world > 1 else ""
+        self.name = f"{settings.name}{gang}@{socket.gethostname()}:{os.getpid()}/{self.load_id}"
         self.clips_served = 0
         self.busy_seconds = 0.0
 
     def ready(self) -> str:
         return self.name
 
-    def generate(self, request: ClipRequest, storage_url: str) -> ClipResult:
+    def generate(self, request: ClipRequest, storage_url: str) -> ClipResult | None:
+        """The clip, published under `storage_url`; ranks other than 0 of a gang only denoise (None)."""
         root = storage_root(storage_url)
         started = time.perf_counter()
         frames = self.backend.generate(request, root)
         generated = time.perf_counter()
+        if self.rank != 0:
+            self.busy_seconds += generated - started
+            return None
         if frames.shape[0] != request.num_frames or frames.shape[1:3] != (request.height, request.width):
             raise ValueError(
                 f"{request.scene_id}: backend {request.backend} returned {frames.shape[:3]} frames, "

@@ -41,14 +41,15 @@ def _no_replicas_left_behind():
 
 @pytest.fixture(scope="session")
 def ray_head(tmp_path_factory):
-    """A real Ray head in its own processes (`ray start --head`), for drivers that join by address."""
+    """A real Ray head in its own processes (`ray start --head`), for drivers that join by address.
+    It declares four GPUs it does not have, so placement of GPU replicas can be tested on a CPU."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     ray_cli = str(Path(sys.executable).parent / "ray")
     head = subprocess.Popen(
         [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-         "--object-store-memory=300000000", "--block"],
+         "--num-gpus=4", "--object-store-memory=300000000", "--block"],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -84,14 +84,17 @@ def model_revision(settings: BackendSettings, sky_version: str) -> str:
     return f"{base}+{settings.fast_modes}" if settings.fast_modes else base
 
 
-def load_backend(settings: BackendSettings) -> Backend:
+def load_backend(settings: BackendSettings, rank: int = 0, world: int = 1) -> Backend:
+    """`world` > 1: this process is rank `rank` of a sequence-parallel replica (Wan backends only)."""
     if settings.name == "sky":
+        if world > 1:
+            raise ValueError("the sky renderer runs on one process; sharded replicas are for Wan backends")
         from ray_jobs.backends.sky import SkyBackend
 
         return SkyBackend()
     from ray_jobs.backends.wan import WanBackend
 
-    return WanBackend(settings)
+    return WanBackend(settings, rank=rank, world=world)
 
 
 @dataclass(frozen=True)

@@ -84,10 +84,51 @@ def load_step_lora(pipe, lora_dir: str | Path, scale: float) -> None:
     pipe.unload_lora_weights()
 
 
-class WanBackend:
-    """WanPipeline with the replica's loading choices (dtype, offload, tiling, fast modes) applied once."""
+def _sequence_parallel_transformer_class(device: str):
+    """diffusers' context parallelism builds its device mesh on the accelerator; on a CPU (gloo)
+    it must be built on "cpu" instead. Only that step differs; attention and all-to-all are diffusers'."""
+    import torch
+    from diffusers import ContextParallelConfig, WanTransformer3DModel
+    from diffusers.models._modeling_parallel import ParallelConfig
 
-    def __init__(self, settings):
+    if device.startswith("cuda"):
+        return WanTransformer3DModel
+
+    class GlooWanTransformer3DModel(WanTransformer3DModel):
+        def _resolve_parallel_config(self, config):
+            if isinstance(config, ContextParallelConfig):
+                config = ParallelConfig(context_parallel_config=config)
+            cp = config.context_parallel_config
+            mesh = torch.distributed.device_mesh.init_device_mesh(
+                "cpu", mesh_shape=cp.mesh_shape, mesh_dim_names=cp.mesh_dim_names)
+            config.setup(torch.distributed.get_rank(), torch.distributed.get_world_size(), torch.device("cpu"), mesh=mesh)
+            self._parallel_config = config
+            return config
+
+    return GlooWanTransformer3DModel
+
+
+def decode_latents(pipe, latents):
+    """Latents (B, C, N, h, w) to frames (F, H, W, 3) in [0, 1]: WanPipeline's own decode step, run
+    on rank 0 only when a replica is sharded."""
+    import torch
+
+    vae = pipe.vae
+    latents = latents.to(vae.device, dtype=vae.dtype)
+    mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(latents.device, latents.dtype)
+    inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(latents.device, latents.dtype)
+    video = vae.decode(latents / inv_std + mean, return_dict=False)[0]
+    return pipe.video_processor.postprocess_video(video, output_type="np")[0]
+
+
+class WanBackend:
+    """WanPipeline with the replica's loading choices (dtype, offload, tiling, fast modes) applied once.
+
+    With `world` > 1 the replica is one rank of a sequence-parallel gang (Ulysses: attention heads
+    split over ranks, joined by torch.distributed): every rank denoises, rank 0 alone decodes.
+    """
+
+    def __init__(self, settings, rank: int = 0, world: int = 1):
         import torch
         from diffusers import WanPipeline
         from diffusers.utils import logging as diffusers_logging
@@ -97,9 +138,15 @@ class WanBackend:
         diffusers_logging.disable_progress_bar()
         transformers_logging.disable_progress_bar()
         root = check_model_dir(settings.model_dir)
-        self.name, self.device = settings.name, settings.device
+        self.name, self.device, self.rank, self.world = settings.name, settings.device, rank, world
         started = time.perf_counter()
-        pipe = WanPipeline.from_pretrained(root, dtype=_dtype(settings.dtype, settings.device))
+        dtype = _dtype(settings.dtype, settings.device)
+        experts = {}
+        if world > 1:
+            expert_class = _sequence_parallel_transformer_class(settings.device)
+            experts = {name: expert_class.from_pretrained(root / name, torch_dtype=dtype)
+                       for name in ("transformer", "transformer_2") if (root / name).exists()}
+        pipe = WanPipeline.from_pretrained(root, dtype=dtype, **experts)
         if settings.lora_dir:
             load_step_lora(pipe, settings.lora_dir, settings.lora_scale)
         if settings.cache:
@@ -109,6 +156,12 @@ class WanBackend:
             for expert in (pipe.transformer, getattr(pipe, "transformer_2", None)):
                 if expert is not None:
                     expert.enable_cache(FirstBlockCacheConfig(threshold=threshold))
+        if world > 1:
+            from diffusers import ContextParallelConfig
+
+            for expert in (pipe.transformer, getattr(pipe, "transformer_2", None)):
+                if expert is not None:
+                    expert.enable_parallelism(config=ContextParallelConfig(ulysses_degree=world))
         if settings.vae_tiling:
             pipe.vae.enable_tiling()
         if settings.offload_idle_expert and settings.device.startswith("cuda"):
@@ -129,8 +182,9 @@ class WanBackend:
         if self.pipe.scheduler.config.get("flow_shift") != wanted:
             self.pipe.scheduler = type(self.pipe.scheduler).from_config({**self.scheduler_config, "flow_shift": wanted})
 
-    def generate(self, request: ClipRequest, root: UPath | None = None) -> np.ndarray:
-        """Frames (F, H, W, 3) uint8. Timings per denoising step and for the decode go to `last_timings`."""
+    def generate(self, request: ClipRequest, root: UPath | None = None) -> np.ndarray | None:
+        """Frames (F, H, W, 3) uint8 (None on ranks other than 0). Timings per denoising step and for
+        the decode go to `last_timings`."""
         import torch
 
         self._scheduler_for(request.flow_shift)
@@ -153,11 +207,12 @@ class WanBackend:
             num_frames=request.num_frames,
             num_inference_steps=request.steps,
             guidance_scale=request.guidance_scale,
-            generator=torch.Generator(device="cpu").manual_seed(request.seed),
-            output_type="np",
+            generator=torch.Generator(device="cpu").manual_seed(request.seed),  # same seed on every rank
+            output_type="latent",
             callback_on_step_end=on_step_end,
             **extra,
         )
+        frames = decode_latents(self.pipe, output.frames) if self.rank == 0 else None
         finished = time.perf_counter()
         steps = np.diff([started, *step_ends])
         self.last_timings = {
@@ -166,5 +221,6 @@ class WanBackend:
             "decode_s": round(finished - (step_ends[-1] if step_ends else started), 4),
             "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else 0.0,
         }
-        frames = np.asarray(output.frames[0])  # (F, H, W, 3) floats in [0, 1]
-        return (frames * 255.0).round().clip(0, 255).astype(np.uint8)
+        if frames is None:
+            return None
+        return (np.asarray(frames) * 255.0).round().clip(0, 255).astype(np.uint8)

@@ -4,7 +4,9 @@ A clip is looked up by its cache key before any generation: an unchanged scene c
 and an edited scene regenerates only its own clip.
 """
 
+import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from upath import UPath
@@ -12,10 +14,11 @@ from upath import UPath
 from assets_defs.media.probe import ProbeError, probe_video
 from assets_defs.models import ClipRecord, ClipSet, ScenePrompts, Script
 from assets_defs.resources import ClipGenerator, Storage
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import SERIES_TIMEZONE, daily_partitions
 from ray_jobs.backends import frames_for, model_revision
+from ray_jobs.planner import CostModel
 from ray_jobs.requests import ClipRequest, ClipResult
-from ray_jobs.storage import clip_path, clip_record_path
+from ray_jobs.storage import atomic_write_text, clip_path, clip_record_path
 
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
@@ -72,8 +75,28 @@ def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool
     )
 
 
+def publish_deadline_s(partition: str, publish_hour: int, now: dt.datetime) -> float | None:
+    """Seconds left until the day's episode is due; None for a day already past (a backfill)."""
+    due = dt.datetime.combine(dt.date.fromisoformat(partition), dt.time(publish_hour), ZoneInfo(SERIES_TIMEZONE))
+    left = (due - now).total_seconds()
+    return left if left > 0 else None
+
+
+def cost_model_path(root: UPath) -> UPath:
+    return root / "planner" / "cost_model.json"
+
+
+def learn_clip_costs(root: UPath, gpus: int, results: list[ClipResult]) -> None:
+    """Blend measured clip times into the planner's cost model, kept beside the clips."""
+    path = cost_model_path(root)
+    cost = CostModel.from_json(path.read_text()) if path.exists() else CostModel()
+    for result in results:
+        cost.observe(gpus, result.timings["generate_s"])
+    atomic_write_text(path, cost.to_json())
+
+
 def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, storage: Storage,
-                     log) -> list[tuple[ClipResult, bool]]:
+                     log, deadline_s: float | None = None) -> list[tuple[ClipResult, bool]]:
     """Each request's clip and whether it came from the cache; only missing clips reach the pool."""
     root = storage.root()
     found = [cached_clip(root, request) for request in requests]
@@ -90,7 +113,13 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
             log.info(f"{result.scene_id}: clip {len(done)}/{len(missing)} ready on {result.replica} in "
                      f"{result.timings['generate_s']:.2f} s (+{result.timings['encode_s']:.2f} s encoding)")
 
-        made = iter(generator.pool().generate(missing, str(root), on_done=report, on_retry=log.warning))
+        path = cost_model_path(root)
+        cost = CostModel.from_json(path.read_text()) if path.exists() else None
+        pool = generator.pool(clips=len(missing), deadline_s=deadline_s, cost=cost, log=log)
+        results = pool.generate(missing, str(root), on_done=report, on_retry=log.warning)
+        if generator.device.startswith("cuda"):  # the cost model speaks of GPU replicas
+            learn_clip_costs(root, pool.gpus_per_replica, results)
+        made = iter(results)
     return [(hit, True) if hit is not None else (next(made), False) for hit in found]
 
 
@@ -116,7 +145,8 @@ def raw_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: 
     """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache."""
     revision = model_revision(clip_generator.settings(), script.sky_version)
     requests = clip_requests(script, scene_prompts, clip_generator, revision)
-    outcomes = generate_missing(requests, clip_generator, storage, context.log)
+    deadline = publish_deadline_s(script.date, clip_generator.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
+    outcomes = generate_missing(requests, clip_generator, storage, context.log, deadline)
     records = [to_record(scene.index, request, result, cached)
                for scene, request, (result, cached) in zip(script.scenes, requests, outcomes)]
     clips = ClipSet(date=script.date, clips=records)

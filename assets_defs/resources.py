@@ -9,6 +9,7 @@ import dagster as dg
 from upath import UPath
 
 from ray_jobs.backends import BackendSettings, GenerationSpec, spec_for
+from ray_jobs.planner import CostModel
 from ray_jobs.storage import storage_root
 
 
@@ -32,8 +33,10 @@ class ClipGenerator(dg.ConfigurableResource):
 
     backend: str = "sky"
     model_dir: str = ""
-    replicas: int = 1
+    replicas: int = 1  # on GPUs with gpus_per_replica unset, the planner decides
+    gpus_per_replica: int | None = None  # None: 1 on CPUs; on GPUs the planner picks the shape
     max_attempts: int = 3  # per clip, across replicas, before the partition fails
+    publish_hour: int = 18  # the daily episode is due at this hour (series timezone): the planner's deadline
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None  # None: enough frames for each scene's duration
@@ -62,12 +65,21 @@ class ClipGenerator(dg.ConfigurableResource):
             lora_dir=self.lora_dir, lora_scale=self.lora_scale, cache=self.cache,
         )
 
-    def pool(self):
-        """Handles on the named replicas for these settings: warm ones are reused, missing ones started."""
+    def pool(self, clips: int = 1, deadline_s: float | None = None, cost: CostModel | None = None, log=None):
+        """Handles on the named replicas for these settings: warm ones are reused, missing ones started.
+        On GPUs with no fixed shape, the planner sizes the pool for `clips` and the deadline."""
+        from ray_jobs.gang import node_gpus
+        from ray_jobs.planner import plan_replicas
         from ray_jobs.pool import ReplicaPool, ensure_ray
 
         ensure_ray(self.ray_address, self.ray_num_cpus)
-        return ReplicaPool(self.settings(), replicas=self.replicas, max_attempts=self.max_attempts)
+        replicas, gpus = self.replicas, self.gpus_per_replica or 1
+        if self.device.startswith("cuda") and self.gpus_per_replica is None:
+            plan = plan_replicas(node_gpus(), clips, deadline_s, cost)
+            replicas, gpus = plan.replicas, plan.gpus_per_replica
+            if log is not None:
+                log.info(f"replica plan: {plan.explain()}")
+        return ReplicaPool(self.settings(), replicas=replicas, max_attempts=self.max_attempts, gpus_per_replica=gpus)
 
 
 class Postproduction(dg.ConfigurableResource):

@@ -8,6 +8,7 @@ replicas actually measure. Sequence-parallel degrees must divide A14B's 40 atten
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -55,6 +56,15 @@ class CostModel:
     def observe(self, gpus: int, seconds: float) -> None:
         previous = self.measured.get(gpus, self.base_estimate(gpus))
         self.measured[gpus] = (1 - self.weight) * previous + self.weight * seconds
+
+    def to_json(self) -> str:
+        return json.dumps({"base": self.base, "measured": self.measured, "weight": self.weight}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CostModel":
+        data = json.loads(text)
+        as_int = lambda table: {int(k): float(v) for k, v in table.items()}  # noqa: E731 (JSON keys are strings)
+        return cls(base=as_int(data["base"]), measured=as_int(data["measured"]), weight=float(data["weight"]))
 
 
 @dataclass(frozen=True)

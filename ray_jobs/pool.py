@@ -62,7 +62,7 @@ class ReplicaPool:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         if gpus_per_replica < 1:
             raise ValueError(f"a replica spans at least one GPU (or CPU rank), got {gpus_per_replica}")
-        self.settings, self.max_attempts = settings, max_attempts
+        self.settings, self.max_attempts, self.gpus_per_replica = settings, max_attempts, gpus_per_replica
         shape = f"x{gpus_per_replica}" if gpus_per_replica > 1 else ""
         self.names = [f"{REPLICA_PREFIX}{pool_id(settings)}{shape}-{i}" for i in range(replicas)]
         if gpus_per_replica > 1:

@@ -48,3 +48,21 @@ def test_replicas_never_span_nodes():
 def test_bad_plans_say_why(nodes, clips, message):
     with pytest.raises(ValueError, match=message):
         plan_replicas(nodes, clips, None)
+
+
+def test_cost_model_round_trips_through_json():
+    cost = CostModel()
+    cost.observe(2, 600.0)
+    again = CostModel.from_json(cost.to_json())
+    assert again.seconds_per_clip(2) == cost.seconds_per_clip(2) and again.seconds_per_clip(8) == cost.seconds_per_clip(8)
+
+
+def test_daily_deadline_is_the_publish_hour_and_past_days_have_none():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from assets_defs.raw_clips import publish_deadline_s
+
+    morning = dt.datetime(2026, 11, 27, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert publish_deadline_s("2026-11-27", 18, morning) == 12 * 3600
+    assert publish_deadline_s("2026-11-20", 18, morning) is None

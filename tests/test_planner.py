@@ -66,3 +66,17 @@ def test_daily_deadline_is_the_publish_hour_and_past_days_have_none():
     morning = dt.datetime(2026, 11, 27, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert publish_deadline_s("2026-11-27", 18, morning) == 12 * 3600
     assert publish_deadline_s("2026-11-20", 18, morning) is None
+
+
+def test_gpu_check_runs_its_small_mode_on_a_cpu():
+    import json
+    import subprocess
+    import sys
+
+    from orchestration.resources import PROJECT_ROOT
+
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "gpu_check.py"), "--small", "--steps", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert report["tiny_expert"]["tokens"] == 3 * 3 * 4 and report["tiny_expert"]["seconds_per_step"] > 0

@@ -6,6 +6,7 @@ and an edited scene regenerates only its own clip.
 
 import datetime as dt
 import json
+import logging
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -19,6 +20,10 @@ from ray_jobs.backends import frames_for, model_revision
 from ray_jobs.planner import CostModel
 from ray_jobs.requests import ClipRequest, ClipResult
 from ray_jobs.storage import atomic_write_text, clip_path, clip_record_path
+
+
+# Clip progress for whoever listens in this process (the CLI draws a bar from it).
+PROGRESS = logging.getLogger("starloom.progress")
 
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
@@ -112,6 +117,7 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
             done.append(result)
             log.info(f"{result.scene_id}: clip {len(done)}/{len(missing)} ready on {result.replica} in "
                      f"{result.timings['generate_s']:.2f} s (+{result.timings['encode_s']:.2f} s encoding)")
+            PROGRESS.info("clip %d/%d", len(done), len(missing), extra={"clips_done": len(done), "clips_total": len(missing)})
 
         path = cost_model_path(root)
         cost = CostModel.from_json(path.read_text()) if path.exists() else None

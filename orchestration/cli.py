@@ -48,6 +48,7 @@ def episode(date: str | None, backend: str | None, size: str | None, language: s
     import dagster as dg
 
     from orchestration.episode_run import run_episode
+    from orchestration.progress import show_clip_progress
 
     try:
         partition = parse_episode_date(date) if date else today_in_series().isoformat()
@@ -56,8 +57,10 @@ def episode(date: str | None, backend: str | None, size: str | None, language: s
         raise click.UsageError(str(error)) from None
     settings = Settings.from_env(backend=backend, width=width, height=height, language=language)
     _dagster_home()
+    show_clip_progress()
     try:
-        result = run_episode(partition, settings, echo=lambda line: click.echo(line, err=True))
+        # Warnings and errors in the terminal beside the progress bar; `starloom ui` has the full log.
+        result = run_episode(partition, settings, echo=lambda line: click.echo(line, err=True), log_level="WARNING")
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
         raise click.ClickException(f"episode {partition} failed: {type(cause).__name__}: {cause}") from None

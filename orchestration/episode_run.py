@@ -12,8 +12,11 @@ from orchestration.definitions import ALL_ASSETS
 from orchestration.resources import Settings, build_resources
 from orchestration.schedules import DAILY_ASSETS
 
-# The console shows what a person follows (steps, clips, warnings); the UI keeps the full event log.
-QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def console(level: str) -> dict:
+    """Run config for how much of the run log reaches the terminal; the UI keeps all of it."""
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
@@ -26,16 +29,17 @@ def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
 
 
 def run_episode(partition: str, settings: Settings, echo: Callable[[str], None] = print,
-                instance: dg.DagsterInstance | None = None, **resource_overrides) -> dg.ExecuteInProcessResult:
+                instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+                **resource_overrides) -> dg.ExecuteInProcessResult:
     """Catalog first (unpartitioned), then the day's chain. Raises on failure, naming what broke."""
     ensure_model(settings, echo)
     resources = build_resources(settings) | resource_overrides
     instance = instance or dg.DagsterInstance.get()
     echo(f"catalog from {settings.data_dir}")
-    dg.materialize([catalog], instance=instance, resources=resources, run_config=QUIET)
+    dg.materialize([catalog], instance=instance, resources=resources, run_config=console(log_level))
     echo(f"episode {partition} with backend {settings.backend} into {settings.storage}")
     result = dg.materialize(ALL_ASSETS, selection=DAILY_ASSETS, partition_key=partition, instance=instance,
-                            resources=resources, run_config=QUIET)
+                            resources=resources, run_config=console(log_level))
     for check in result.get_asset_check_evaluations():
         echo(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
     return result

@@ -73,3 +73,23 @@ def test_settings_come_from_the_environment(monkeypatch):
     assert settings.resolved_model_dir().endswith("var/models/tiny-wan")
     with pytest.raises(ValueError, match="even"):
         parse_size("321x180")
+
+
+def test_clip_progress_bar_draws_from_the_clip_log():
+    import io
+    import logging
+
+    from assets_defs.raw_clips import PROGRESS
+    from orchestration.progress import ClipProgressBar
+
+    out = io.StringIO()
+    bar = ClipProgressBar(stream=out, width=4)
+    PROGRESS.addHandler(bar)
+    PROGRESS.setLevel(logging.INFO)
+    try:
+        for done in (1, 2):
+            PROGRESS.info("clip %d/%d", done, 2, extra={"clips_done": done, "clips_total": 2})
+        PROGRESS.info("unrelated")
+    finally:
+        PROGRESS.removeHandler(bar)
+    assert out.getvalue() == "\rclips [##..] 1/2\rclips [####] 2/2\n"

@@ -51,6 +51,7 @@ class ClipGenerator(dg.ConfigurableResource):
     lora_dir: str = ""  # fast mode: a step-distilled LoRA pair; steps/guidance/shift follow its recipe
     lora_scale: float = 1.0
     cache: str = ""  # fast mode: e.g. "first_block:0.05"
+    shard_weights: bool = False  # sharded replicas: FSDP-shard transformer blocks over the ranks
     ray_address: str = ""  # empty: start Ray in this process
     ray_num_cpus: int | None = None
 
@@ -62,7 +63,7 @@ class ClipGenerator(dg.ConfigurableResource):
         return BackendSettings(
             name=self.backend, model_dir=self.model_dir, device=self.device, dtype=self.dtype,
             vae_tiling=self.vae_tiling, offload_idle_expert=self.offload_idle_expert,
-            lora_dir=self.lora_dir, lora_scale=self.lora_scale, cache=self.cache,
+            lora_dir=self.lora_dir, lora_scale=self.lora_scale, cache=self.cache, shard_weights=self.shard_weights,
         )
 
     def pool(self, clips: int = 1, deadline_s: float | None = None, cost: CostModel | None = None, log=None):

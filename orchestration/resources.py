@@ -25,11 +25,15 @@ class Settings(BaseModel):
     device: str = "cpu"
     width: int = 1280
     height: int = 720
+    clip_width: int | None = None  # Wan clip size (e.g. 832x480); unset: the model's default
+    clip_height: int | None = None
     language: str = "zh"
     lora_dir: str = ""  # Wan fast mode: step-distilled LoRA pair (4 steps, CFG off)
     cache: str = ""  # Wan fast mode: e.g. first_block:0.05
     vae_tiling: bool = False
     offload_idle_expert: bool = False
+    gpus_per_replica: int | None = None  # unset: 1 on CPUs, the planner's choice on GPUs
+    shard_weights: bool = False
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -46,9 +50,13 @@ class Settings(BaseModel):
             "cache": os.environ.get("STARLOOM_CACHE"),
             "vae_tiling": os.environ.get("STARLOOM_VAE_TILING"),
             "offload_idle_expert": os.environ.get("STARLOOM_OFFLOAD_IDLE_EXPERT"),
+            "gpus_per_replica": os.environ.get("STARLOOM_GPUS_PER_REPLICA"),
+            "shard_weights": os.environ.get("STARLOOM_SHARD_WEIGHTS"),
         }
         if size := os.environ.get("STARLOOM_SIZE"):
             env["width"], env["height"] = parse_size(size)
+        if size := os.environ.get("STARLOOM_CLIP_SIZE"):
+            env["clip_width"], env["clip_height"] = parse_size(size)
         values = {k: v for k, v in env.items() if v} | {k: v for k, v in overrides.items() if v is not None}
         return cls(**values)
 
@@ -79,7 +87,8 @@ def build_resources(settings: Settings) -> dict:
             backend=settings.backend, model_dir=settings.resolved_model_dir(), replicas=settings.replicas,
             ray_address=settings.ray_address, device=settings.device, lora_dir=settings.lora_dir,
             cache=settings.cache, vae_tiling=settings.vae_tiling, offload_idle_expert=settings.offload_idle_expert,
-            width=settings.width if sky else None, height=settings.height if sky else None,
+            gpus_per_replica=settings.gpus_per_replica, shard_weights=settings.shard_weights,
+            width=settings.width if sky else settings.clip_width, height=settings.height if sky else settings.clip_height,
         ),
         "clip_review": ClipReview(),
         "postproduction": Postproduction(width=settings.width, height=settings.height, language=settings.language),

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -28,10 +29,16 @@ def test_two_rank_replica_makes_the_same_clip_as_one_process(ray_cluster, tiny_w
     gang = ReplicaPool(settings, replicas=1, gpus_per_replica=2)
     [two] = gang.generate([_request()], str(storage_root(tmp_path / "gang")))
     assert "[rank 0/2]" in two.replica and "[rank" not in one.replica
-    a, b = luma_frames(one.path, 64, 48), luma_frames(two.path, 64, 48)
-    assert a.shape == b.shape == (9, 48, 64)
-    assert np.abs(a - b).max() <= 2.0  # same latents, same seed on every rank; encoder rounding only
     assert len(gang.stats()) == 1
+    gang.shutdown()
+
+    # The same gang with each block's weights split over the two ranks (FSDP2).
+    sharded = ReplicaPool(replace(settings, shard_weights=True), replicas=1, gpus_per_replica=2)
+    [three] = sharded.generate([_request()], str(storage_root(tmp_path / "sharded")))
+    a, b, c = (luma_frames(r.path, 64, 48) for r in (one, two, three))
+    assert a.shape == b.shape == c.shape == (9, 48, 64)
+    assert np.abs(a - b).max() <= 2.0  # same latents, same seed on every rank; encoder rounding only
+    assert np.abs(a - c).max() <= 2.0
 
 
 def test_sky_cannot_be_sharded():

@@ -134,3 +134,14 @@ def test_revision_tracks_the_model_folder(tiny_wan_dir, tmp_path):
     config.write_text(config.read_text().replace("12.0", "5.0"))
     assert model_dir_revision(copy) != model_dir_revision(tiny_wan_dir)
     assert model_revision(_settings(copy), "cat").startswith("tiny-wan-")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"height": 40}, "divisible by 16 but are 40 and 64"),
+    ({"num_frames": 10}, "num_frames has to be 4k\\+1"),
+])
+def test_bad_requests_are_refused_before_any_work(backend, change, message):
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match=message):
+        backend.generate(replace(_request(), **change))

@@ -42,6 +42,7 @@ class BackendSettings:
     lora_dir: str = ""  # step-distilled LoRA: high_noise_model / low_noise_model .safetensors
     lora_scale: float = 1.0
     cache: str = ""  # diffusers cache hook, e.g. "first_block:0.05"
+    shard_weights: bool = False  # sharded replicas: FSDP-shard each transformer block over the ranks
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:

@@ -51,6 +51,17 @@ def model_dir_revision(model_dir: str | Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def check_request(request: ClipRequest, spatial_multiple: int) -> None:
+    """Refuse before any GPU work, saying how to fix it (the VAE and patching fix these shapes)."""
+    if request.height % spatial_multiple or request.width % spatial_multiple:
+        raise ValueError(f"{request.scene_id}: height and width have to be divisible by {spatial_multiple} "
+                         f"but are {request.height} and {request.width}")
+    if (request.num_frames - 1) % 4:
+        raise ValueError(f"{request.scene_id}: num_frames has to be 4k+1 (e.g. 81 or 121) but is {request.num_frames}")
+    if request.steps < 1:
+        raise ValueError(f"{request.scene_id}: steps must be at least 1, got {request.steps}")
+
+
 def is_two_expert(model_dir: str | Path) -> bool:
     """T2V-A14B ships `transformer_2` (the low-noise expert); TI2V-5B has one transformer."""
     index = json.loads((check_model_dir(model_dir) / "model_index.json").read_text())
@@ -108,6 +119,19 @@ def _sequence_parallel_transformer_class(device: str):
     return GlooWanTransformer3DModel
 
 
+def shard_blocks(pipe, world: int, device: str) -> None:
+    """FSDP2 over the gang: each rank keeps 1/world of every transformer block's weights and gathers a
+    block only while it runs; for experts that do not fit on one GPU."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh("cuda" if device.startswith("cuda") else "cpu", (world,))
+    for expert in (pipe.transformer, getattr(pipe, "transformer_2", None)):
+        if expert is not None:
+            for block in expert.blocks:
+                fully_shard(block, mesh=mesh)
+
+
 def decode_latents(pipe, latents):
     """Latents (B, C, N, h, w) to frames (F, H, W, 3) in [0, 1]: WanPipeline's own decode step, run
     on rank 0 only when a replica is sharded."""
@@ -162,6 +186,8 @@ class WanBackend:
             for expert in (pipe.transformer, getattr(pipe, "transformer_2", None)):
                 if expert is not None:
                     expert.enable_parallelism(config=ContextParallelConfig(ulysses_degree=world))
+            if settings.shard_weights:
+                shard_blocks(pipe, world, settings.device)
         if settings.vae_tiling:
             pipe.vae.enable_tiling()
         if settings.offload_idle_expert and settings.device.startswith("cuda"):
@@ -172,6 +198,8 @@ class WanBackend:
         self.pipe = pipe
         self.scheduler_config = dict(pipe.scheduler.config)
         self.two_experts = getattr(pipe, "transformer_2", None) is not None
+        # A14B: VAE x8 and patch x2 -> multiples of 16; TI2V-5B's VAE compresses x16 -> multiples of 32.
+        self.spatial_multiple = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
         self.load_seconds = time.perf_counter() - started
         self.last_timings: dict[str, float] = {}
         torch.set_grad_enabled(False)
@@ -187,6 +215,7 @@ class WanBackend:
         the decode go to `last_timings`."""
         import torch
 
+        check_request(request, self.spatial_multiple)
         self._scheduler_for(request.flow_shift)
         cuda = self.device.startswith("cuda")
         if cuda:

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
+from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
 from ray_jobs.storage import atomic_write_bytes, atomic_write_text
 
@@ -30,7 +31,7 @@ class Catalog:
     """The series' source of truth. `version` hashes every input file, so edits are traceable."""
 
     constellations: pd.DataFrame  # abbr, latin, english, chinese, genitive, rotation, title_*, source
-    beats: pd.DataFrame  # constellation, beat, zh, en, visual, focus
+    beats: pd.DataFrame  # constellation, beat, zh, en, visual, focus, transition
     stars: pd.DataFrame  # hip, ra_deg, dec_deg, mag, bv, name
     figures: pd.DataFrame  # constellation, line, seq, hip
     version: str  # every file: myths included
@@ -91,8 +92,11 @@ def _load_myth(path: Path, abbr: str, star_names: set[str]) -> tuple[dict, list[
         focus = str(beat.get("focus", "")).strip()
         if focus and focus not in star_names:
             raise CatalogError(f"{path} beat {number}: field 'focus' names unknown star {focus!r}")
+        transition = str(beat.get("transition", "")).strip()
+        if transition and transition not in TRANSITIONS:
+            raise CatalogError(f"{path} beat {number}: field 'transition' = {transition!r} is not one of {', '.join(TRANSITIONS)}")
         rows.append({"constellation": abbr, "beat": number, "zh": beat["zh"].strip(), "en": beat["en"].strip(),
-                     "visual": beat["visual"].strip(), "focus": focus})
+                     "visual": beat["visual"].strip(), "focus": focus, "transition": transition})
     header = {"title_zh": myth["title_zh"], "title_en": myth["title_en"], "source": myth["source"]}
     return header, rows
 

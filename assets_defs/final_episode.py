@@ -1,71 +1,162 @@
-"""The `final_episode` asset: the film, its subtitles, poster and metadata, published under episodes/DATE/."""
+"""The `final_episode` asset: the film in every format, its sound, subtitles, poster, preview loop and
+manifest, published under episodes/DATE/, added to the series feed and announced by webhook."""
 
 import base64
 import contextlib
 import io
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 from PIL import Image
 from upath import UPath
 
-from assets_defs.media.assemble import Layout, assemble_episode, extract_frame
-from assets_defs.media.cards import draw_poster, draw_title_card
-from assets_defs.media.narration import synthesize
+from assets_defs.media.assemble import Clip, OutputFormat, assemble_episode, extract_frame, preview_loop
+from assets_defs.media.cards import draw_end_card, draw_poster, draw_title_card
+from assets_defs.media.narration import voice_for
 from assets_defs.media.probe import probe_video
-from assets_defs.media.subtitles import Cue, parse_srt, to_srt, wrap_subtitle
-from assets_defs.media.timeline import episode_timeline
+from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
+from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_subtitle
+from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
 from assets_defs.models import Episode, ReviewedClips, ScenePrompts, Script
-from assets_defs.resources import Postproduction, Storage
+from assets_defs.publishing import deliver_webhook, file_entries, manifest_mismatches, update_feed
+from assets_defs.resources import Postproduction, Publisher, Storage
 from orchestration.partitions import daily_partitions
-from ray_jobs.storage import atomic_put_file, episode_dir, local_copy
+from ray_jobs.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
 
 DURATION_TOLERANCE = 0.10
-CHECKS = ("duration_matches_script", "has_audio", "subtitles_cover_narration")
+LOUDNESS_TOLERANCE_LU = 1.0
+LANGUAGES = {"zh": "chi", "en": "eng"}  # soft subtitle tracks, ISO 639-2
+CHECKS = ("duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration",
+          "formats_decodable", "manifest_matches_files", "webhook_delivered")
+WRAP_CELLS = {("zh", False): 22, ("en", False): 30, ("zh", True): 12, ("en", True): 16}
+
+
+@dataclass
+class Produced:
+    files: dict[str, Path]  # role -> local file
+    slots: list[Slot]
+    loudness: dict[str, float]
+    narration: dict[str, list[str]]  # language -> lines
 
 
 def narration_lines(prompts: ScenePrompts, language: str) -> list[str]:
     return [p.narration_zh if language == "zh" else p.narration_en for p in prompts.prompts]
 
 
+def planned_seconds(script: Script, post: Postproduction) -> float:
+    """The episode's length as the script plans it (title, scenes, end card, minus the overlaps)."""
+    return episode_seconds([post.title_seconds, *[s.seconds for s in script.scenes], post.end_seconds], post.crossfade_seconds)
+
+
+def _formats(script: Script, post: Postproduction, workdir: Path, burn: dict[bool, Path]) -> list[OutputFormat]:
+    frames = [("landscape", post.width, post.height, "episode.mp4")]
+    if post.vertical_width and post.vertical_height:
+        frames.append(("vertical", post.vertical_width, post.vertical_height, "episode.vertical.mp4"))
+    formats = []
+    for name, width, height, filename in frames:
+        title = draw_title_card(workdir / f"title.{name}.png", width, height, chinese=script.chinese, latin=script.latin,
+                                title_zh=script.title_zh, title_en=script.title_en,
+                                episode_number=script.episode_number, date=script.date)
+        end = draw_end_card(workdir / f"end.{name}.png", width, height, chinese=script.chinese, latin=script.latin,
+                            source=script.source, seed=script.episode_number)
+        formats.append(OutputFormat(name, width, height, title, end, burn[height > width], workdir / filename))
+    return formats
+
+
 def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
-                    workdir: Path) -> dict[str, Path]:
-    """Build every file of the episode in `workdir`; returns them by role. No Dagster, no storage."""
-    slots = episode_timeline(post.title_seconds, [s.seconds for s in script.scenes], post.crossfade_seconds)
-    title = draw_title_card(workdir / "title.png", post.width, post.height, chinese=script.chinese, latin=script.latin,
-                            title_zh=script.title_zh, title_en=script.title_en,
-                            episode_number=script.episode_number, date=script.date)
-    cues, narration = [], []
-    max_cells = 22 if post.language == "zh" else 30  # at FontSize 15 on libass's 288-line canvas
-    for slot, line in zip(slots[1:], narration_lines(prompts, post.language)):
-        wav = workdir / f"narration-{slot.index}.wav"
-        seconds = synthesize(line, post.language, wav, slot.narration_room)
-        narration.append((wav, slot.narration_start))
-        cues.append(Cue(slot.narration_start, slot.narration_start + seconds, wrap_subtitle(line, max_cells)))
-    srt = workdir / f"episode.{post.language}.srt"
-    srt.write_text(to_srt(cues), encoding="utf-8")
+                    workdir: Path) -> Produced:
+    """Every file of the episode, built in `workdir`. No Dagster, no storage."""
+    voice = voice_for(post.voice, post.voice_dir)
+    lines = {lang: narration_lines(prompts, lang) for lang in LANGUAGES}
+    # 1. Speak at the natural pace; scenes grow (within a budget) where the voice needs more room.
+    wavs = [workdir / f"narration-{n}.wav" for n in range(1, len(script.scenes) + 1)]
+    spoken = [voice.speak(line, post.language, wav) for line, wav in zip(lines[post.language], wavs)]
+    planned = [s.seconds for s in script.scenes]
+    needed = [narration_seconds_needed(v, post.crossfade_seconds) for v in spoken]
+    fitted = fit_scene_seconds(planned, needed, post.narration_budget * planned_seconds(script, post))
+    slots = episode_timeline([post.title_seconds, *fitted, post.end_seconds],
+                             ["fade", *[s.transition for s in script.scenes], "fadeblack"], post.crossfade_seconds)
+    scene_slots = slots[1:-1]
+    # 2. What still does not fit is spoken faster.
+    spoken = [voice.speak(line, post.language, wav, slot.narration_room) if seconds > slot.narration_room else seconds
+              for line, wav, slot, seconds in zip(lines[post.language], wavs, scene_slots, spoken)]
+    # 3. Subtitles timed from the voice, in both languages; burned-in copies wrapped per frame shape.
+    files: dict[str, Path] = {}
+    windows = [(slot.narration_start, slot.narration_start + seconds) for slot, seconds in zip(scene_slots, spoken)]
+    for lang in LANGUAGES:
+        cues = [Cue(start, end, wrap_subtitle(line, WRAP_CELLS[(lang, False)])) for (start, end), line in zip(windows, lines[lang])]
+        for kind, render in (("srt", to_srt), ("vtt", to_vtt)):
+            files[f"subtitles_{lang}_{kind}"] = workdir / f"episode.{lang}.{kind}"
+            files[f"subtitles_{lang}_{kind}"].write_text(render(cues), encoding="utf-8")
+    burn = {}
+    for portrait in (False, True):
+        cues = [Cue(start, end, wrap_subtitle(line, WRAP_CELLS[(post.language, portrait)]))
+                for (start, end), line in zip(windows, lines[post.language])]
+        burn[portrait] = workdir / f"burn.{'portrait' if portrait else 'landscape'}.srt"
+        burn[portrait].write_text(to_srt(cues), encoding="utf-8")
+    # 4. Sound: voices over the ducked pad, then normalised to the loudness target.
+    total = slots[-1].start + slots[-1].seconds
+    mix = mix_soundtrack([(wav, slot.narration_start) for wav, slot in zip(wavs, scene_slots)], total, workdir / "mix.wav")
+    loudness = normalise_loudness(mix, workdir / "soundtrack.wav")
+    # 5. Picture: every format from one decode of the clips.
+    formats = _formats(script, post, workdir, burn)
+    soft = [(files[f"subtitles_{lang}_srt"], code) for lang, code in LANGUAGES.items()]
     with contextlib.ExitStack() as stack:
-        clips = [stack.enter_context(local_copy(UPath(r.clip.path))) for r in reviewed.clips]
-        video = assemble_episode(title, clips, narration, srt, slots, Layout(post.width, post.height, post.fps, post.crf),
-                                 workdir / "episode.mp4")
-    first = slots[1]
-    frame = extract_frame(video, first.start + first.seconds / 2, workdir / "frame.png")
-    poster = draw_poster(frame, workdir / "poster.png", chinese=script.chinese, latin=script.latin, title_zh=script.title_zh)
-    return {"video": video, "subtitles": srt, "poster": poster}
+        clips = [Clip(stack.enter_context(local_copy(UPath(r.clip.path))), r.clip.width, r.clip.height, r.clip.fps)
+                 for r in reviewed.clips]
+        assemble_episode(clips, slots, workdir / "soundtrack.wav", soft, formats, fps=post.fps, crf=post.crf)
+    for fmt in formats:
+        files["video" if fmt.name == "landscape" else f"video_{fmt.name}"] = fmt.out
+    # 6. Poster and preview loop from the first scene.
+    first = scene_slots[0]
+    frame = extract_frame(files["video"], first.start + first.seconds / 2, workdir / "frame.png")
+    files["poster"] = draw_poster(frame, workdir / "poster.png", chinese=script.chinese, latin=script.latin, title_zh=script.title_zh)
+    files["preview"] = preview_loop(files["video"], first.start + first.crossfade, min(4.0, first.seconds - first.crossfade),
+                                    workdir / "preview.webp")
+    return Produced(files, slots, loudness, lines)
 
 
-def check_episode(files: dict[str, Path], expected_seconds: float, lines: list[str]) -> dict[str, tuple[bool, dict]]:
-    """The three things a viewer would notice first: length, sound, and words on screen."""
+def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: Postproduction) -> dict:
+    clips = [r.clip for r in reviewed.clips]
+    return {
+        "date": script.date, "episode_number": script.episode_number,
+        "title": {"zh": script.title_zh, "en": script.title_en},
+        "constellation": {"abbr": script.constellation, "latin": script.latin, "english": script.english, "chinese": script.chinese},
+        "duration_seconds": round(duration, 3), "language": post.language, "loudness": produced.loudness,
+        "catalog_version": script.catalog_version,
+        "models": sorted({f"{c.backend}:{c.model_revision}" for c in clips}),
+        "scenes": [{"scene": r.clip.scene, "seconds": slot.seconds, "transition": slot.transition, "seed": r.clip.seed,
+                    "cache_key": r.clip.cache_key, "backend": r.clip.backend, "model_revision": r.clip.model_revision,
+                    "narration": {lang: produced.narration[lang][n] for lang in LANGUAGES}, "review": r.verdict.model_dump()}
+                   for n, (r, slot) in enumerate(zip(reviewed.clips, produced.slots[1:-1]))],
+        "files": file_entries(produced.files),
+    }
+
+
+def check_episode(produced: Produced, expected_seconds: float, language: str) -> dict[str, tuple[bool, dict]]:
+    """Length, sound, words on screen, and every format playable."""
+    files = produced.files
     info = probe_video(files["video"])
-    shown = ["".join(c.text.split()) for c in parse_srt(files["subtitles"].read_text(encoding="utf-8"))]
-    missing = [line for line in lines if "".join(line.split()) not in shown]
+    shown = ["".join(c.text.split()) for c in parse_srt(files[f"subtitles_{language}_srt"].read_text(encoding="utf-8"))]
+    missing = [line for line in produced.narration[language] if "".join(line.split()) not in shown]
     off_by = abs(info.duration - expected_seconds) / expected_seconds
+    decodable, problems = True, []
+    for role in [r for r in files if r.startswith("video")]:
+        try:
+            other = probe_video(files[role])
+            decodable &= other.has_audio and abs(other.duration - info.duration) < 0.2
+        except RuntimeError as error:
+            decodable, problems = False, problems + [f"{role}: {error}"]
+    lufs = produced.loudness["integrated_lufs"]
     return {
         "duration_matches_script": (off_by <= DURATION_TOLERANCE, {"duration_s": info.duration, "expected_s": expected_seconds, "off_by": round(off_by, 4)}),
-        "has_audio": (info.has_audio, {"has_audio": info.has_audio}),
+        "audio_at_target_loudness": (info.has_audio and abs(lufs - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU,
+                                     {"has_audio": info.has_audio, **produced.loudness, "target_lufs": TARGET_LUFS}),
         "subtitles_cover_narration": (not missing, {"cues": len(shown), "missing_lines": "; ".join(missing) or "none"}),
+        "formats_decodable": (decodable, {"formats": ", ".join(r for r in files if r.startswith("video")), "problems": "; ".join(problems) or "none"}),
     }
 
 
@@ -78,47 +169,61 @@ def _thumbnail_markdown(poster: Path) -> str:
 
 
 @dg.asset(
-    partitions_def=daily_partitions, group_name="episode", code_version="1", kinds={"ffmpeg", "video"},
-    check_specs=[dg.AssetCheckSpec(name, asset="final_episode") for name in CHECKS],
+    partitions_def=daily_partitions, group_name="episode", code_version="2", kinds={"ffmpeg", "video"},
+    check_specs=[dg.AssetCheckSpec(name, asset="final_episode",
+                                   blocking=False) for name in CHECKS],
 )
 def final_episode(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
-                  reviewed_clips: ReviewedClips, postproduction: Postproduction, storage: Storage):
-    """The finished film with narration, subtitles, title card, poster and metadata."""
-    slots = episode_timeline(postproduction.title_seconds, [s.seconds for s in script.scenes], postproduction.crossfade_seconds)
-    expected = slots[-1].start + slots[-1].seconds
+                  reviewed_clips: ReviewedClips, postproduction: Postproduction, storage: Storage, publisher: Publisher):
+    """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
     out_dir = episode_dir(storage.root(), script.date)
+    expected = planned_seconds(script, postproduction)
     with tempfile.TemporaryDirectory(prefix="starloom-episode-") as tmp:
-        files = produce_episode(script, scene_prompts, reviewed_clips, postproduction, Path(tmp))
-        duration = probe_video(files["video"]).duration
-        checks = check_episode(files, expected, narration_lines(scene_prompts, postproduction.language))
-        published = {role: out_dir / path.name for role, path in files.items()}
-        metadata = {
-            "date": script.date, "episode_number": script.episode_number, "constellation": script.latin,
-            "chinese": script.chinese, "title_zh": script.title_zh, "title_en": script.title_en,
-            "duration_seconds": duration, "language": postproduction.language,
-            "size": f"{postproduction.width}x{postproduction.height}", "fps": postproduction.fps,
-            "catalog_version": script.catalog_version,
-            "scenes": [{"scene": r.clip.scene, "seconds": s.seconds, "narration": line, "clip": r.clip.path,
-                        "cache_key": r.clip.cache_key, "seed": r.clip.seed, "backend": r.clip.backend,
-                        "model_revision": r.clip.model_revision, "review": r.verdict.model_dump()}
-                       for r, s, line in zip(reviewed_clips.clips, script.scenes, narration_lines(scene_prompts, postproduction.language))],
-            "files": {role: str(path) for role, path in published.items()},
-        }
-        (Path(tmp) / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
-        for role, path in files.items():
+        produced = produce_episode(script, scene_prompts, reviewed_clips, postproduction, Path(tmp))
+        duration = probe_video(produced.files["video"]).duration
+        checks = check_episode(produced, expected, postproduction.language)
+        manifest = build_manifest(script, reviewed_clips, produced, duration, postproduction)
+        published = {role: out_dir / path.name for role, path in produced.files.items()}
+        for role, path in produced.files.items():
             atomic_put_file(path, published[role])
-        thumbnail = _thumbnail_markdown(files["poster"])
-        # The metadata goes last: its presence says the episode's files are all in place.
-        atomic_put_file(Path(tmp) / "metadata.json", out_dir / "metadata.json")
-    episode = Episode(date=script.date, video=str(published["video"]), poster=str(published["poster"]),
-                      subtitles=str(published["subtitles"]), metadata=str(out_dir / "metadata.json"),
-                      duration_seconds=duration, expected_seconds=expected)
+        thumbnail = _thumbnail_markdown(produced.files["poster"])
+    # The manifest goes last: its presence says the episode's files are all in place.
+    manifest_path = out_dir / "manifest.json"
+    atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=2))
+    mismatches = manifest_mismatches(manifest, out_dir)
+    checks["manifest_matches_files"] = (not mismatches, {"files": len(manifest["files"]), "problems": "; ".join(mismatches) or "none"})
+    update_feed(storage.root() / "episodes" / "feed.json", {
+        "id": script.date, "url": str(published["video"]), "title": f"{script.chinese} {script.latin} · {script.title_zh}",
+        "summary": script.title_en, "date_published": f"{script.date}T18:00:00+08:00", "image": str(published["poster"]),
+        "attachments": [{"url": str(published["video"]), "mime_type": "video/mp4", "size_in_bytes": manifest["files"]["video"]["bytes"],
+                         "duration_in_seconds": round(duration, 2)}],
+    })
+    if publisher.webhook_url:
+        delivery = deliver_webhook(publisher.webhook_url, manifest, publisher.webhook_secret,
+                                   attempts=publisher.attempts, backoff_s=publisher.backoff_seconds)
+        if not delivery.delivered:
+            context.log.warning(f"{script.date}: webhook not delivered after {delivery.attempts} attempt(s): {'; '.join(delivery.errors)}")
+        checks["webhook_delivered"] = (delivery.delivered, {"attempts": delivery.attempts, "status": delivery.status or 0,
+                                                            "errors": "; ".join(delivery.errors) or "none"})
+    else:
+        checks["webhook_delivered"] = (True, {"attempts": 0, "errors": "no webhook configured"})
+    episode = Episode(
+        date=script.date, video=str(published["video"]), video_vertical=str(published["video_vertical"]) if "video_vertical" in published else None,
+        poster=str(published["poster"]), preview=str(published["preview"]),
+        subtitles={role.removeprefix("subtitles_").replace("_", "."): str(p) for role, p in published.items() if role.startswith("subtitles_")},
+        manifest=str(manifest_path), duration_seconds=duration, expected_seconds=expected, loudness=produced.loudness,
+    )
     yield dg.Output(episode, metadata={
         "constellation": f"{script.latin} {script.chinese}",
         "duration_s": round(duration, 2),
+        "loudness_lufs": produced.loudness["integrated_lufs"],
+        "true_peak_dbtp": produced.loudness["true_peak_dbtp"],
+        "transitions": " → ".join(s.transition for s in produced.slots[1:]),
         "video": dg.MetadataValue.path(episode.video),
+        "video_vertical": dg.MetadataValue.path(episode.video_vertical or "none"),
         "poster": dg.MetadataValue.md(thumbnail),
-        "output_dir": dg.MetadataValue.path(str(out_dir)),
+        "manifest": dg.MetadataValue.path(episode.manifest),
     })
     for name, (passed, details) in checks.items():
-        yield dg.AssetCheckResult(check_name=name, passed=passed, metadata=details)
+        severity = dg.AssetCheckSeverity.WARN if name == "webhook_delivered" else dg.AssetCheckSeverity.ERROR
+        yield dg.AssetCheckResult(check_name=name, passed=passed, metadata=details, severity=severity)

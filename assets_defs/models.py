@@ -15,6 +15,7 @@ class Scene(BaseModel):
     visual: str
     focus: str = ""  # a star the shot centres on
     shot: str = ""  # camera hint for the sky renderer: "reveal" draws the figure line by line
+    transition: str = "fade"  # how this scene comes in: fade, dissolve, slideleft (a push), fadeblack
     seconds: float
 
 
@@ -114,8 +115,11 @@ class ReviewedClips(BaseModel):
 class Episode(BaseModel):
     date: str
     video: str
+    video_vertical: str | None
     poster: str
-    subtitles: str
-    metadata: str
+    preview: str
+    subtitles: dict[str, str]  # "zh.srt", "en.vtt", ... -> path
+    manifest: str
     duration_seconds: float
     expected_seconds: float
+    loudness: dict[str, float]

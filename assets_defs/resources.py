@@ -84,15 +84,30 @@ class ClipGenerator(dg.ConfigurableResource):
 
 
 class Postproduction(dg.ConfigurableResource):
-    """How the episode is cut: output size and rate, narration language, transitions."""
+    """How the episode is cut: formats, rate, narration voice and language, transitions."""
 
     width: int = 1280
     height: int = 720
+    vertical_width: int = 1080  # the short-video cut; 0 turns it off
+    vertical_height: int = 1920
     fps: int = 24
     language: str = "zh"  # narration and burned-in subtitles: "zh" or "en"
+    voice: str = "espeak-ng"  # or "piper", with voice_dir
+    voice_dir: str = ""
     crossfade_seconds: float = 0.5
     title_seconds: float = 2.5
+    end_seconds: float = 2.5
+    narration_budget: float = 0.08  # scenes may grow by this share of the planned length to fit the voice
     crf: int = 20
+
+
+class Publisher(dg.ConfigurableResource):
+    """Where finished episodes are announced: a signed webhook (secret from the environment)."""
+
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    attempts: int = 4
+    backoff_seconds: float = 0.5
 
 
 class ClipReview(dg.ConfigurableResource):

@@ -8,9 +8,9 @@ from assets_defs.catalog import Catalog
 from assets_defs.models import Scene, Script
 from orchestration.partitions import SERIES_START, daily_partitions
 
-# espeak-ng's Mandarin voice speaks about 3 characters a second at its default rate; narration is
-# sped up to fit, so a scene lasts ~4 characters a second plus room for the crossfades.
-ZH_CHARS_PER_SECOND = 4.0
+# espeak-ng's Mandarin voice speaks about 3.1 characters a second at its default rate; the plan
+# assumes a little faster, and post-production lengthens a scene (within a budget) or speeds the voice.
+ZH_CHARS_PER_SECOND = 3.6
 SCENE_PADDING_SECONDS = 0.8
 MIN_SCENE_SECONDS, MAX_SCENE_SECONDS = 3.0, 6.0
 
@@ -26,6 +26,13 @@ def scene_seconds(narration_zh: str) -> float:
     return round(min(max(spoken + SCENE_PADDING_SECONDS, MIN_SCENE_SECONDS), MAX_SCENE_SECONDS), 2)
 
 
+def transition_into(scene_number: int, chosen: str) -> str:
+    """The beat's own choice, else: fade in from the title, then dissolves and pushes in turn."""
+    if chosen:
+        return chosen
+    return "fade" if scene_number == 1 else ("dissolve", "slideleft")[scene_number % 2]
+
+
 def write_script(catalog: Catalog, day: dt.date) -> Script:
     """One scene per myth beat: its narration in both languages, what to show, and for how long."""
     abbr = constellation_for_day(catalog, day)
@@ -34,6 +41,7 @@ def write_script(catalog: Catalog, day: dt.date) -> Script:
         Scene(
             index=n, beat=int(beat.beat), narration_zh=beat.zh, narration_en=beat.en, visual=beat.visual,
             focus=beat.focus, shot="reveal" if n == 1 else "focus", seconds=scene_seconds(beat.zh),
+            transition=transition_into(n, beat.transition),
         )
         for n, beat in enumerate(catalog.beats_of(abbr).itertuples(), start=1)
     ]

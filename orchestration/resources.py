@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from assets_defs.io_manager import StarloomIOManager
-from assets_defs.resources import ClipGenerator, ClipReview, Postproduction, SeriesData, Storage
+import dagster as dg
+
+from assets_defs.resources import ClipGenerator, ClipReview, Postproduction, Publisher, SeriesData, Storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +27,11 @@ class Settings(BaseModel):
     device: str = "cpu"
     width: int = 1280
     height: int = 720
+    vertical_width: int = 1080  # 0: no vertical cut
+    vertical_height: int = 1920
+    voice: str = "espeak-ng"
+    voice_dir: str = ""
+    webhook_url: str = ""
     clip_width: int | None = None  # Wan clip size (e.g. 832x480); unset: the model's default
     clip_height: int | None = None
     language: str = "zh"
@@ -46,6 +53,9 @@ class Settings(BaseModel):
             "ray_address": os.environ.get("RAY_ADDRESS"),
             "device": os.environ.get("STARLOOM_DEVICE"),
             "language": os.environ.get("STARLOOM_LANGUAGE"),
+            "voice": os.environ.get("STARLOOM_VOICE"),
+            "voice_dir": os.environ.get("STARLOOM_VOICE_DIR"),
+            "webhook_url": os.environ.get("STARLOOM_WEBHOOK_URL"),
             "lora_dir": os.environ.get("STARLOOM_LORA_DIR"),
             "cache": os.environ.get("STARLOOM_CACHE"),
             "vae_tiling": os.environ.get("STARLOOM_VAE_TILING"),
@@ -55,6 +65,8 @@ class Settings(BaseModel):
         }
         if size := os.environ.get("STARLOOM_SIZE"):
             env["width"], env["height"] = parse_size(size)
+        if size := os.environ.get("STARLOOM_VERTICAL_SIZE"):
+            env["vertical_width"], env["vertical_height"] = (0, 0) if size == "off" else parse_size(size)
         if size := os.environ.get("STARLOOM_CLIP_SIZE"):
             env["clip_width"], env["clip_height"] = parse_size(size)
         values = {k: v for k, v in env.items() if v} | {k: v for k, v in overrides.items() if v is not None}
@@ -91,5 +103,10 @@ def build_resources(settings: Settings) -> dict:
             width=settings.width if sky else settings.clip_width, height=settings.height if sky else settings.clip_height,
         ),
         "clip_review": ClipReview(),
-        "postproduction": Postproduction(width=settings.width, height=settings.height, language=settings.language),
+        "postproduction": Postproduction(
+            width=settings.width, height=settings.height, language=settings.language, voice=settings.voice,
+            voice_dir=settings.voice_dir, vertical_width=settings.vertical_width, vertical_height=settings.vertical_height),
+        # The secret is read from the environment when a run starts and never stored in config or logs.
+        "publisher": Publisher(webhook_url=settings.webhook_url, webhook_secret=dg.EnvVar("STARLOOM_WEBHOOK_SECRET"))
+        if settings.webhook_url else Publisher(),
     }

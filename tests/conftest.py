@@ -78,7 +78,8 @@ def data_copy(tmp_path) -> Path:
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
-    values = {"storage": str(tmp_path / "storage"), "data_dir": str(DATA), "width": 256, "height": 144} | overrides
+    values = {"storage": str(tmp_path / "storage"), "data_dir": str(DATA), "width": 256, "height": 144,
+              "vertical_width": 144, "vertical_height": 256} | overrides
     return Settings(**values)
 
 

@@ -4,11 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assets_defs.media.assemble import Layout, assemble_episode
-from assets_defs.media.narration import synthesize, wav_seconds
-from assets_defs.media.probe import ProbeError, probe_video
-from assets_defs.media.subtitles import Cue, parse_srt, to_srt, wrap_subtitle
-from assets_defs.media.timeline import episode_seconds, episode_timeline
+from assets_defs.media.assemble import Clip, OutputFormat, assemble_episode
+from assets_defs.media.narration import EspeakVoice, VoiceUnavailable, voice_for, wav_seconds
+from assets_defs.media.probe import ProbeError, luma_frames, probe_video
+from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
+from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_subtitle
+from assets_defs.media.timeline import episode_seconds, episode_timeline, fit_scene_seconds
 from assets_defs.resources import ClipReview
 from assets_defs.reviewed_clips import review_clip
 from ray_jobs.video import encode_frames
@@ -56,12 +57,21 @@ def test_truncated_or_garbage_clips_are_not_decodable(tmp_path):
 
 
 def test_timeline_overlaps_segments_by_the_crossfade():
-    slots = episode_timeline(2.5, [4.0, 5.0, 3.0], 0.5)
-    assert [s.start for s in slots] == [0.0, 2.0, 5.5, 10.0]
-    assert episode_seconds(2.5, [4.0, 5.0, 3.0], 0.5) == 13.0
-    assert slots[1].narration_start == pytest.approx(2.4)
+    slots = episode_timeline([2.5, 4.0, 5.0, 3.0, 2.0], ["fade", "fade", "dissolve", "slideleft", "fadeblack"], 0.5)
+    assert [s.start for s in slots] == [0.0, 2.0, 5.5, 10.0, 12.5]
+    assert episode_seconds([2.5, 4.0, 5.0, 3.0, 2.0], 0.5) == 14.5
+    assert slots[1].narration_start == pytest.approx(2.4) and slots[3].transition == "slideleft"
     with pytest.raises(ValueError, match="outlast two crossfades"):
-        episode_timeline(2.5, [0.8], 0.5)
+        episode_timeline([2.5, 0.8], ["fade", "fade"], 0.5)
+    with pytest.raises(ValueError, match="unknown transition"):
+        episode_timeline([2.5, 3.0], ["fade", "spin"], 0.5)
+
+
+def test_scenes_grow_for_their_narration_within_the_budget():
+    assert fit_scene_seconds([4.0, 5.0, 3.0], [4.5, 4.0, 4.0], budget=10) == [4.5, 5.0, 4.0]
+    # Only 0.75 s to share: each needy scene gets half of what it asked for.
+    assert fit_scene_seconds([4.0, 5.0, 3.0], [4.5, 4.0, 4.0], budget=0.75) == [4.25, 5.0, 3.5]
+    assert fit_scene_seconds([4.0], [3.0], budget=1) == [4.0]
 
 
 @pytest.mark.parametrize("text, width, lines", [
@@ -85,41 +95,73 @@ def test_wrapped_lines_fit_and_never_start_with_punctuation(width):
         assert line[0] not in "，。,."
 
 
-def test_srt_round_trips():
+def test_srt_round_trips_and_vtt_uses_its_own_stamps():
     cues = [Cue(2.4, 6.95, "第一行\n第二行"), Cue(3661.5, 3662.0, "late")]
     text = to_srt(cues)
     assert "01:01:01,500 --> 01:01:02,000" in text
     assert parse_srt(text) == cues
+    vtt = to_vtt(cues)
+    assert vtt.startswith("WEBVTT\n\n") and "00:00:02.400 --> 00:00:06.950\n第一行\n第二行" in vtt
 
 
 def test_narration_is_sped_up_to_fit_its_scene(tmp_path):
+    voice = EspeakVoice()
     line = "英仙座里的大陵五，就是女妖那只会眨的眼睛。"
-    relaxed = synthesize(line, "zh", tmp_path / "a.wav", max_seconds=30)
-    squeezed = synthesize(line, "zh", tmp_path / "b.wav", max_seconds=relaxed * 0.7)
+    relaxed = voice.speak(line, "zh", tmp_path / "a.wav")
+    squeezed = voice.speak(line, "zh", tmp_path / "b.wav", max_seconds=relaxed * 0.7)
     assert squeezed <= relaxed * 0.75
     assert wav_seconds(tmp_path / "b.wav") == pytest.approx(squeezed)
     with pytest.raises(ValueError, match="narration language"):
-        synthesize(line, "fr", tmp_path / "c.wav", 5)
+        voice.speak(line, "fr", tmp_path / "c.wav")
 
 
-def test_assembly_joins_clips_of_another_rate_and_size_with_voice_and_subtitles(tmp_path):
+def test_piper_voice_says_what_it_is_missing(tmp_path):
+    with pytest.raises(VoiceUnavailable, match="STARLOOM_VOICE_DIR"):
+        voice_for("piper")
+    with pytest.raises(VoiceUnavailable, match="piper"):
+        voice_for("piper", str(tmp_path))
+
+
+def test_soundtrack_ducks_the_pad_and_lands_on_the_loudness_target(tmp_path):
+    voice = EspeakVoice()
+    voice.speak("埃塞俄比亚的王后夸耀女儿比海中仙女还美。", "zh", tmp_path / "a.wav")
+    mix = mix_soundtrack([(tmp_path / "a.wav", 3.0)], 12.0, tmp_path / "mix.wav")
+    loudness = normalise_loudness(mix, tmp_path / "out.wav")
+    assert abs(loudness["integrated_lufs"] - TARGET_LUFS) <= 1.0 and loudness["true_peak_dbtp"] <= -1.0
+
+    def rms(begin: float, seconds: float) -> float:
+        raw = subprocess.run(["sox", str(tmp_path / "out.wav"), "-t", "s16", "-c", "1", "-", "trim", str(begin), str(seconds)],
+                             capture_output=True, check=True).stdout
+        return float(np.sqrt(np.mean(np.frombuffer(raw, np.int16).astype(float) ** 2)))
+    # The pad alone (before the voice) is far quieter than the voice over the ducked pad.
+    assert rms(3.5, 2.0) > 3 * rms(1.0, 1.5) > 0
+
+
+def test_assembly_makes_both_formats_from_one_set_of_clips(tmp_path):
     from PIL import Image
 
-    title = tmp_path / "title.png"
-    Image.new("RGB", (160, 90), (10, 20, 60)).save(title)
-    clips = [Path(_clip(tmp_path / f"c{i}.mp4", _moving())) for i in range(2)]  # 16 fps, 112x64
-    slots = episode_timeline(1.5, [3.0, 3.0], 0.5)
-    wav = tmp_path / "n.wav"
-    synthesize("你好，星空。", "zh", wav, 2.0)
+    cards = {}
+    for name, size in (("l", (256, 144)), ("v", (144, 256))):
+        for kind in ("title", "end"):
+            cards[name, kind] = tmp_path / f"{kind}.{name}.png"
+            Image.new("RGB", size, (10, 20, 60)).save(cards[name, kind])
+    clips = [Clip(Path(_clip(tmp_path / f"c{i}.mp4", _moving())), 112, 64, 16) for i in range(2)]  # 16 fps
+    slots = episode_timeline([1.5, 3.0, 3.0, 1.5], ["fade", "fade", "slideleft", "fadeblack"], 0.5)
+    voice = EspeakVoice()
+    voice.speak("你好，星空。", "zh", tmp_path / "n.wav")
+    mix = mix_soundtrack([(tmp_path / "n.wav", slots[1].narration_start)], 7.5, tmp_path / "mix.wav")
     srt = tmp_path / "s.srt"
     srt.write_text(to_srt([Cue(slots[1].narration_start, slots[1].narration_start + 1.0, "你好，星空。")]), encoding="utf-8")
-    out = assemble_episode(title, clips, [(wav, slots[1].narration_start)], srt, slots, Layout(320, 180, 24), tmp_path / "e.mp4")
-    info = probe_video(out)
-    assert (info.width, info.height, info.fps, info.has_audio) == (320, 180, 24.0, True)
-    assert info.duration == pytest.approx(6.5, abs=0.1)
-    # The voice is where it was placed: far louder in the first scene than under the title card.
-    def rms(begin: float, seconds: float) -> float:
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", str(begin), "-t", str(seconds), "-i", str(out),
-                              "-f", "s16le", "-ac", "1", "-"], capture_output=True, check=True).stdout
-        return float(np.sqrt(np.mean(np.frombuffer(raw, np.int16).astype(float) ** 2)))
-    assert rms(slots[1].narration_start + 0.1, 0.8) > 3 * rms(0.2, 1.0)
+    formats = [OutputFormat("landscape", 256, 144, cards["l", "title"], cards["l", "end"], srt, tmp_path / "e.mp4"),
+               OutputFormat("vertical", 144, 256, cards["v", "title"], cards["v", "end"], srt, tmp_path / "e.v.mp4")]
+    outs = assemble_episode(clips, slots, mix, [(srt, "chi")], formats)
+    for out, size in zip(outs, [(256, 144), (144, 256)]):
+        info = probe_video(out)
+        assert (info.width, info.height) == size and info.fps == 24.0 and info.has_audio
+        assert info.duration == pytest.approx(7.5, abs=0.1)
+        streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type:stream_tags=language",
+                                  "-of", "csv=p=0", str(out)], capture_output=True, text=True).stdout
+        assert "subtitle,chi" in streams
+    # The vertical cut is filled from the middle of the clip, not letterboxed: no black bands.
+    frame = luma_frames(outs[1], 36, 64)[int(2.5 * 24)]
+    assert frame[:6].mean() > 15 and frame[-6:].mean() > 15

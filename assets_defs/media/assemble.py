@@ -1,9 +1,13 @@
-"""One ffmpeg pass (through ffmpeg-python) from title card, clips and narration to the episode mp4.
+"""One ffmpeg run (through ffmpeg-python) from cards, clips and the soundtrack to every output format.
 
-Clips arrive at their native rate (16 fps from Wan2.2 A14B, 24 from the sky renderer) and size;
-each is brought to the episode's rate and size (scaled and padded, never stretched), held on its last
-frame if the scene outlasts it, and joined to the next with a crossfade. Narration is laid at each
-scene's start over a quiet generated pad, and subtitles are burned in with a CJK font.
+Each clip is decoded once and split per format. Clips arrive at their native rate (16 fps from
+Wan2.2 A14B, 24 from the sky renderer); a slower clip is brought to the episode's rate by frame
+blending (ffmpeg's `framerate` filter: each new frame mixes its two neighbours), which is smooth
+for slow camera moves and costs a fraction of motion interpolation (`minterpolate=mci` ran at 0.24x
+realtime here, far too slow on a CPU; a GPU interpolator is the production option). Landscape frames
+are scaled and padded, never stretched; the vertical cut reframes by cropping the centre of the
+clip to 9:16 before scaling. Segments are joined by the transitions the shot list names, subtitles
+are burned in per format, and both languages also ride along as soft subtitle tracks.
 """
 
 from __future__ import annotations
@@ -16,66 +20,104 @@ import ffmpeg
 from assets_defs.media.timeline import Slot
 from ray_jobs.fonts import CJK_FAMILY, cjk_font_path
 
-# A soft A-minor pad, slowly breathing; -30 dB or so under the voice. Issue-level music beds replace it.
-PAD = ("0.020*sin(2*PI*110*t)*(0.7+0.3*sin(2*PI*0.07*t))"
-       "+0.014*sin(2*PI*164.81*t)*(0.7+0.3*sin(2*PI*0.05*t+1))"
-       "+0.010*sin(2*PI*261.63*t)*(0.6+0.4*sin(2*PI*0.09*t+2))")
-
 
 class AssemblyError(RuntimeError):
     """ffmpeg failed to assemble the episode; the message keeps the tail of its stderr."""
 
 
 @dataclass(frozen=True)
-class Layout:
+class OutputFormat:
+    """One delivery format: its frame, its cards, its burned-in subtitles and its file."""
+
+    name: str  # "landscape" / "vertical"
+    width: int
+    height: int
+    title_card: Path
+    end_card: Path
+    burn_subtitles: Path
+    out: Path
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
     width: int
     height: int
     fps: int
-    crf: int = 20
 
 
-def _fit(stream, seconds: float, layout: Layout):
-    """Same rate, size, pixel format and timebase for every segment, as xfade requires."""
-    return (
-        stream.filter("fps", layout.fps)
-        .filter("scale", layout.width, layout.height, force_original_aspect_ratio="decrease")
-        .filter("pad", layout.width, layout.height, "(ow-iw)/2", "(oh-ih)/2", color="black")
-        .filter("setsar", 1)
-        .filter("tpad", stop_mode="clone", stop_duration=seconds)
-        .filter("trim", duration=seconds)
-        .filter("setpts", "PTS-STARTPTS")
-        .filter("format", "yuv420p")
-    )
+def _reframe(stream, clip: Clip, fmt: OutputFormat):
+    """Fill a portrait frame from the middle of a wider clip; otherwise fit inside and pad."""
+    if fmt.portrait and clip.width * fmt.height > clip.height * fmt.width:
+        crop_w = (clip.height * fmt.width // fmt.height) // 2 * 2
+        stream = stream.filter("crop", crop_w, clip.height, (clip.width - crop_w) // 2, 0)
+    return (stream.filter("scale", fmt.width, fmt.height, force_original_aspect_ratio="decrease")
+            .filter("pad", fmt.width, fmt.height, "(ow-iw)/2", "(oh-ih)/2", color="black"))
 
 
-def assemble_episode(title_card: Path, clips: list[Path], narration: list[tuple[Path, float]], subtitles: Path,
-                     slots: list[Slot], layout: Layout, out: Path) -> Path:
-    """`slots[0]` is the title card, `slots[1:]` the clips in order; narration is (wav, start seconds)."""
-    if len(slots) != len(clips) + 1:
-        raise ValueError(f"{len(clips)} clips need {len(clips) + 1} timeline slots, got {len(slots)}")
+def _segment(stream, seconds: float, fps: int):
+    """Same rate, size, pixel format and timebase for every segment, as xfade requires; a clip
+    shorter than its scene holds its last frame."""
+    return (stream.filter("setsar", 1)
+            .filter("tpad", stop_mode="clone", stop_duration=seconds)
+            .filter("trim", duration=seconds)
+            .filter("setpts", "PTS-STARTPTS")
+            .filter("format", "yuv420p"))
+
+
+def _at_rate(stream, native_fps: int, fps: int):
+    """Blend up a slower clip; `fps` after it also sets the 1/fps timebase that xfade insists on."""
+    if native_fps < fps:
+        stream = stream.filter("framerate", fps=fps)
+    return stream.filter("fps", fps)
+
+
+def _subtitle_style(fmt: OutputFormat) -> str:
+    # libass lays SRT out on a 288-line canvas: sizes are fractions of the frame height.
+    size, margin = (9, 40) if fmt.portrait else (15, 14)
+    return f"FontName={CJK_FAMILY},FontSize={size},Outline=1.2,Shadow=0.5,MarginV={margin}"
+
+
+def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, soft_subtitles: list[tuple[Path, str]],
+                     formats: list[OutputFormat], fps: int = 24, crf: int = 20) -> list[Path]:
+    """`slots[0]` is the title card, `slots[1:-1]` the clips in order, `slots[-1]` the end card.
+    Soft subtitles are (SRT, ISO 639-2 language) pairs. One decode, one encode per format."""
+    if len(slots) != len(clips) + 2:
+        raise ValueError(f"{len(clips)} clips need {len(clips) + 2} timeline slots, got {len(slots)}")
     total = slots[-1].start + slots[-1].seconds
-    segments = [_fit(ffmpeg.input(str(title_card), loop=1, framerate=layout.fps, t=slots[0].seconds).video, slots[0].seconds, layout)]
-    segments += [_fit(ffmpeg.input(str(clip)).video, slot.seconds, layout) for clip, slot in zip(clips, slots[1:])]
-    video = segments[0]
-    for segment, slot in zip(segments[1:], slots[1:]):
-        video = ffmpeg.filter([video, segment], "xfade", transition="fade", duration=slot.crossfade, offset=slot.start)
-    style = f"FontName={CJK_FAMILY},FontSize=15,Outline=1.2,Shadow=0.5,MarginV=14"
-    video = video.filter("subtitles", str(subtitles), fontsdir=str(cjk_font_path().parent), force_style=style)
-
-    voices = [ffmpeg.input(str(wav)).audio.filter("adelay", delays=int(start * 1000), all=1) for wav, start in narration]
-    pad = ffmpeg.input(f"aevalsrc={PAD}:s=48000:d={total:.3f}", f="lavfi").audio.filter("afade", t="in", d=1.5)
-    audio = ffmpeg.filter([pad, *voices], "amix", inputs=len(voices) + 1, normalize=0, duration="first")
-    audio = audio.filter("afade", t="out", st=max(total - 1.5, 0), d=1.5)
-
-    stream = ffmpeg.output(
-        video, audio, str(out), vcodec="libx264", preset="veryfast", crf=layout.crf, pix_fmt="yuv420p",
-        r=layout.fps, acodec="aac", audio_bitrate="128k", ar=48000, t=f"{total:.3f}", movflags="+faststart",
-    ).overwrite_output()
+    branches = [ffmpeg.input(str(c.path)).video.filter_multi_output("split", len(formats)) for c in clips]
+    audio = ffmpeg.input(str(soundtrack)).audio
+    subtitle_inputs = [ffmpeg.input(str(path)) for path, _ in soft_subtitles]
+    outputs = []
+    for f, fmt in enumerate(formats):
+        title = ffmpeg.input(str(fmt.title_card), loop=1, framerate=fps, t=slots[0].seconds).video
+        end = ffmpeg.input(str(fmt.end_card), loop=1, framerate=fps, t=slots[-1].seconds).video
+        segments = [_segment(title.filter("scale", fmt.width, fmt.height), slots[0].seconds, fps)]
+        for clip, branch, slot in zip(clips, branches, slots[1:-1]):
+            segments.append(_segment(_reframe(_at_rate(branch.stream(f), clip.fps, fps), clip, fmt), slot.seconds, fps))
+        segments.append(_segment(end.filter("scale", fmt.width, fmt.height), slots[-1].seconds, fps))
+        video = segments[0]
+        for segment, slot in zip(segments[1:], slots[1:]):
+            video = ffmpeg.filter([video, segment], "xfade", transition=slot.transition, duration=slot.crossfade,
+                                  offset=slot.start)
+        video = video.filter("subtitles", str(fmt.burn_subtitles), fontsdir=str(cjk_font_path().parent),
+                             force_style=_subtitle_style(fmt))
+        tracks = {f"metadata:s:s:{n}": f"language={lang}" for n, (_, lang) in enumerate(soft_subtitles)}
+        outputs.append(ffmpeg.output(
+            video, audio, *subtitle_inputs, str(fmt.out), vcodec="libx264", preset="veryfast", crf=crf,
+            pix_fmt="yuv420p", r=fps, acodec="aac", audio_bitrate="160k", ar=48000, scodec="mov_text",
+            t=f"{total:.3f}", movflags="+faststart", **tracks,
+        ))
     try:
-        stream.run(capture_stdout=True, capture_stderr=True)
+        ffmpeg.merge_outputs(*outputs).overwrite_output().run(capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as error:
-        raise AssemblyError(f"ffmpeg could not assemble {out}: {error.stderr.decode(errors='replace')[-1200:]}") from None
-    return out
+        raise AssemblyError(f"ffmpeg could not assemble {formats[0].out.parent}: "
+                            f"{error.stderr.decode(errors='replace')[-1500:]}") from None
+    return [fmt.out for fmt in formats]
 
 
 def extract_frame(video: Path, at_seconds: float, out: Path) -> Path:
@@ -83,4 +125,15 @@ def extract_frame(video: Path, at_seconds: float, out: Path) -> Path:
         ffmpeg.input(str(video), ss=at_seconds).output(str(out), vframes=1).overwrite_output().run(capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as error:
         raise AssemblyError(f"ffmpeg could not take a frame at {at_seconds:.2f} s from {video}: {error.stderr.decode(errors='replace')[-600:]}") from None
+    return out
+
+
+def preview_loop(video: Path, start: float, seconds: float, out: Path, width: int = 480, fps: int = 12) -> Path:
+    """A short looping animated WebP for feeds and link previews."""
+    try:
+        (ffmpeg.input(str(video), ss=start, t=seconds).video.filter("fps", fps)
+         .filter("scale", width, -2).output(str(out), vcodec="libwebp_anim", loop=0, quality=70, an=None)
+         .overwrite_output().run(capture_stdout=True, capture_stderr=True))
+    except ffmpeg.Error as error:
+        raise AssemblyError(f"ffmpeg could not make the preview loop {out}: {error.stderr.decode(errors='replace')[-600:]}") from None
     return out

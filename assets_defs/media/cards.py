@@ -29,17 +29,36 @@ def _centered(draw: ImageDraw.ImageDraw, y: float, text: str, size: int, width: 
     draw.text(((width - (box[2] - box[0])) / 2, y), text, font=font, fill=fill)
 
 
+def _unit(width: int, height: int) -> float:
+    """Type size unit: a hundredth of the height, but no larger than a portrait frame's width allows."""
+    return min(height, width * 1.2) / 100
+
+
 def draw_title_card(out: Path, width: int, height: int, *, chinese: str, latin: str, title_zh: str,
                     title_en: str, episode_number: int, date: str) -> Path:
     image = _starfield(width, height, seed=episode_number)
     draw = ImageDraw.Draw(image)
-    unit = height / 100
-    _centered(draw, 14 * unit, SERIES_NAME, int(4 * unit), width, (170, 190, 230))
-    _centered(draw, 26 * unit, chinese, int(16 * unit), width, (255, 236, 200))
-    _centered(draw, 46 * unit, latin, int(8 * unit), width, (220, 230, 255))
-    _centered(draw, 62 * unit, title_zh, int(6 * unit), width, (240, 240, 250))
-    _centered(draw, 71 * unit, title_en, int(4.5 * unit), width, (200, 210, 235))
-    _centered(draw, 85 * unit, f"No. {episode_number} · {date}", int(3.5 * unit), width, (150, 165, 200))
+    unit = _unit(width, height)
+    row = height / 100
+    _centered(draw, 14 * row, SERIES_NAME, int(4 * unit), width, (170, 190, 230))
+    _centered(draw, 26 * row, chinese, int(16 * unit), width, (255, 236, 200))
+    _centered(draw, 26 * row + 20 * unit, latin, int(8 * unit), width, (220, 230, 255))
+    _centered(draw, 62 * row, title_zh, int(6 * unit), width, (240, 240, 250))
+    _centered(draw, 62 * row + 9 * unit, title_en, int(4.5 * unit), width, (200, 210, 235))
+    _centered(draw, 85 * row, f"No. {episode_number} · {date}", int(3.5 * unit), width, (150, 165, 200))
+    image.save(out)
+    return out
+
+
+def draw_end_card(out: Path, width: int, height: int, *, chinese: str, latin: str, source: str, seed: int) -> Path:
+    """The last frame a viewer sees: where tonight's constellation was, when to come back, and the sources."""
+    image = _starfield(width, height, seed=seed + 1)
+    draw = ImageDraw.Draw(image)
+    unit, row = _unit(width, height), height / 100
+    _centered(draw, 30 * row, f"今晚抬头，找找{chinese}", int(7 * unit), width, (255, 236, 200))
+    _centered(draw, 30 * row + 11 * unit, f"Look up tonight for {latin}", int(4.5 * unit), width, (220, 230, 255))
+    _centered(draw, 62 * row, "明天见 · See you tomorrow", int(4.5 * unit), width, (200, 210, 235))
+    _centered(draw, 86 * row, source, int(2.6 * unit), width, (140, 150, 185))
     image.save(out)
     return out
 

@@ -1,18 +1,35 @@
-"""Narration with espeak-ng, the offline voice: one WAV per scene, sped up to fit the scene."""
+"""Narration voices behind one interface: espeak-ng offline by default, Piper from a local model.
+
+A voice speaks a line into a WAV file; when the line must fit a window, it is spoken faster.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import wave
 from pathlib import Path
+from typing import Protocol
 
-VOICES = {"zh": "cmn", "en": "en-us"}
+ESPEAK_VOICES = {"zh": "cmn", "en": "en-us"}
 DEFAULT_RATE = 175  # espeak-ng's words per minute
 MAX_RATE = 340  # faster than this stops sounding like speech
 
 
 class NarrationError(RuntimeError):
-    """espeak-ng failed; the message keeps its stderr."""
+    """The voice failed; the message keeps the engine's stderr."""
+
+
+class VoiceUnavailable(RuntimeError):
+    """The configured voice cannot run here; the message says what is missing."""
+
+
+class Voice(Protocol):
+    name: str
+
+    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None) -> float:
+        """Write `text` as a WAV to `out`, no longer than `max_seconds` if given; returns its length."""
+        ...
 
 
 def wav_seconds(path: Path) -> float:
@@ -20,19 +37,69 @@ def wav_seconds(path: Path) -> float:
         return handle.getnframes() / handle.getframerate()
 
 
-def _speak(text: str, voice: str, rate: int, out: Path) -> float:
-    proc = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(out), text], capture_output=True)
-    if proc.returncode != 0 or not out.exists():
-        raise NarrationError(f"espeak-ng could not speak {text!r} with voice {voice}: {proc.stderr.decode(errors='replace')[-400:]}")
-    return wav_seconds(out)
+def _check_language(language: str) -> None:
+    if language not in ESPEAK_VOICES:
+        raise ValueError(f"narration language must be one of {', '.join(ESPEAK_VOICES)}, got {language!r}")
 
 
-def synthesize(text: str, language: str, out: Path, max_seconds: float) -> float:
-    """Speak `text` into `out`; if it runs past `max_seconds`, speak it again faster. Returns its length."""
-    if language not in VOICES:
-        raise ValueError(f"narration language must be one of {', '.join(VOICES)}, got {language!r}")
-    seconds = _speak(text, VOICES[language], DEFAULT_RATE, out)
-    if seconds > max_seconds:
-        rate = min(int(DEFAULT_RATE * seconds / max_seconds * 1.05) + 1, MAX_RATE)
-        seconds = _speak(text, VOICES[language], rate, out)
-    return seconds
+class EspeakVoice:
+    name = "espeak-ng"
+
+    def _run(self, text: str, voice: str, rate: int, out: Path) -> float:
+        proc = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(out), text], capture_output=True)
+        if proc.returncode != 0 or not out.exists():
+            raise NarrationError(f"espeak-ng could not speak {text!r} with voice {voice}: {proc.stderr.decode(errors='replace')[-400:]}")
+        return wav_seconds(out)
+
+    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None) -> float:
+        _check_language(language)
+        seconds = self._run(text, ESPEAK_VOICES[language], DEFAULT_RATE, out)
+        if max_seconds is not None and seconds > max_seconds:
+            rate = min(int(DEFAULT_RATE * seconds / max_seconds * 1.05) + 1, MAX_RATE)
+            seconds = self._run(text, ESPEAK_VOICES[language], rate, out)
+        return seconds
+
+
+class PiperVoice:
+    """A neural voice: the `piper` command with one `<voice>.onnx` (+ `.onnx.json`) per language in
+    `model_dir`, named `zh.onnx` and `en.onnx`. Nothing is downloaded."""
+
+    name = "piper"
+
+    def __init__(self, model_dir: str | Path):
+        self.model_dir = Path(model_dir)
+        if shutil.which("piper") is None:
+            raise VoiceUnavailable("the piper command is not installed (pip install piper-tts); narration needs it for the Piper voice")
+        if not self.model_dir.is_dir():
+            raise VoiceUnavailable(f"Piper voice folder {self.model_dir} does not exist")
+
+    def _model(self, language: str) -> Path:
+        model = self.model_dir / f"{language}.onnx"
+        if not model.exists() or not model.with_suffix(".onnx.json").exists():
+            raise VoiceUnavailable(f"Piper voice folder {self.model_dir} has no {language}.onnx with its .onnx.json")
+        return model
+
+    def _run(self, text: str, model: Path, length_scale: float, out: Path) -> float:
+        proc = subprocess.run(["piper", "--model", str(model), "--output_file", str(out), "--length_scale", f"{length_scale:.3f}"],
+                              input=text.encode(), capture_output=True)
+        if proc.returncode != 0 or not out.exists():
+            raise NarrationError(f"piper could not speak {text!r}: {proc.stderr.decode(errors='replace')[-400:]}")
+        return wav_seconds(out)
+
+    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None) -> float:
+        _check_language(language)
+        model = self._model(language)
+        seconds = self._run(text, model, 1.0, out)
+        if max_seconds is not None and seconds > max_seconds:
+            seconds = self._run(text, model, max(max_seconds / seconds * 0.97, 0.5), out)
+        return seconds
+
+
+def voice_for(name: str, model_dir: str = "") -> Voice:
+    if name == "espeak-ng":
+        return EspeakVoice()
+    if name == "piper":
+        if not model_dir:
+            raise VoiceUnavailable("the Piper voice needs a model folder: set STARLOOM_VOICE_DIR")
+        return PiperVoice(model_dir)
+    raise ValueError(f"unknown voice {name!r}; choose espeak-ng or piper")

@@ -72,3 +72,9 @@ def _seconds(stamp: str) -> float:
     h, m, rest = stamp.strip().split(":")
     s, ms = rest.split(",")
     return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+def to_vtt(cues: list[Cue]) -> str:
+    """WebVTT: the SRT cues with a header and '.' before the milliseconds."""
+    blocks = [f"{_stamp(c.start).replace(',', '.')} --> {_stamp(c.end).replace(',', '.')}\n{c.text}\n" for c in cues]
+    return "WEBVTT\n\n" + "\n".join(blocks)

@@ -16,7 +16,7 @@ from upath import UPath
 
 from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
-from ray_jobs.storage import atomic_write_bytes, atomic_write_text
+from ray_jobs.storage import atomic_write_bytes, atomic_write_text, read_parquet
 
 TABLES = ("constellations", "beats", "stars", "figures")
 MIN_BEATS = 3
@@ -147,7 +147,7 @@ def write_catalog(catalog: Catalog, directory: UPath) -> None:
 
 
 def read_catalog(directory: UPath) -> Catalog:
-    tables = {table: pd.read_parquet(directory / f"{table}.parquet") for table in TABLES}
+    tables = {table: read_parquet(directory / f"{table}.parquet") for table in TABLES}
     version, sky_version = (directory / "version.txt").read_text().split()
     return Catalog(**tables, version=version, sky_version=sky_version)
 

@@ -87,6 +87,14 @@ def atomic_put_file(local: Path, path: UPath) -> None:
         path.fs.put_file(str(local), path.path)
 
 
+def read_parquet(path: UPath):
+    """A parquet table from any storage root (pandas and pyarrow read a file handle from fsspec)."""
+    import pandas as pd
+
+    with path.open("rb") as handle:
+        return pd.read_parquet(handle)
+
+
 @contextlib.contextmanager
 def local_copy(path: UPath) -> Iterator[Path]:
     """A local filesystem path for tools such as ffmpeg: the file itself, or a temporary download."""

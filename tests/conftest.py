@@ -65,6 +65,31 @@ def ray_head(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API (moto's server mode) on loopback, with a bucket; yields the client environment."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "starloom-test",
+           "AWS_SECRET_ACCESS_KEY": "starloom-test"}
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert time.monotonic() < deadline, "moto_server did not start"
+        time.sleep(0.2)
+    import s3fs
+
+    s3fs.S3FileSystem(endpoint_url=env["AWS_ENDPOINT_URL"], key="starloom-test", secret="starloom-test").mkdir("starloom")
+    yield env
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
 def tiny_wan_dir(tmp_path_factory) -> Path:
     from ray_jobs.backends.tiny_wan import build_tiny_wan
 

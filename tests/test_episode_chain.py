@@ -232,3 +232,51 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
             ui.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(ui.pid, signal.SIGKILL)
+
+
+def test_every_stage_runs_against_s3(tmp_path, s3_server):
+    """Catalog, clips (written by the Ray replica), review, assembly and publishing on a real S3 API."""
+    import s3fs
+
+    starloom = str(Path(sys.executable).parent / "starloom")
+    env = {**os.environ, **s3_server, "STARLOOM_STORAGE": "s3://starloom/series", "DAGSTER_HOME": str(tmp_path / "dagster"),
+           "STARLOOM_VERTICAL_SIZE": "off"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == f"s3://starloom/series/episodes/{DAY}/episode.mp4"
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server["AWS_ENDPOINT_URL"], key="starloom-test", secret="starloom-test")
+    assert {p.rsplit("/", 1)[1] for p in fs.ls("starloom/series/catalog")} >= {"stars.parquet", "version.txt"}
+    assert len(fs.glob("starloom/series/clips/*/*.mp4")) == 3 and len(fs.glob("starloom/series/clips/*/*.json")) == 3
+    local = tmp_path / "episode.mp4"
+    fs.get(f"starloom/series/episodes/{DAY}/episode.mp4", str(local))
+    assert probe_video(local).has_audio
+    manifest = json.loads(fs.cat(f"starloom/series/episodes/{DAY}/manifest.json"))
+    assert manifest["files"]["video"]["sha256"] == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert not fs.glob("starloom/series/**/*.tmp")  # object stores get whole objects, never temp names
+
+
+def test_webhook_failure_shows_in_dagster_without_failing_the_episode(tmp_path, ray_cluster, instance):
+    from assets_defs.resources import Publisher
+    from tests.test_publishing import SECRET, Receiver
+
+    settings = make_settings(tmp_path, vertical_width=0, vertical_height=0)
+    down, up = Receiver([500] * 10), Receiver([])
+    try:
+        failed = run_episode(DAY, settings, echo=lambda _: None, instance=instance,
+                             publisher=Publisher(webhook_url=down.url, webhook_secret=SECRET, attempts=3, backoff_seconds=0.01))
+        checks = {c.check_name: c for c in failed.get_asset_check_evaluations()}
+        assert failed.success and not checks["webhook_delivered"].passed
+        assert checks["webhook_delivered"].severity.value == "WARN" and len(down.received) == 3
+        assert Path(_outputs(failed)["final_episode"].video).exists()
+        logs = " ".join(e.user_message for e in instance.all_logs(failed.run_id))
+        assert "webhook not delivered after 3 attempt(s)" in logs and SECRET not in logs
+
+        delivered = run_episode(DAY, settings, echo=lambda _: None, instance=instance,
+                                publisher=Publisher(webhook_url=up.url, webhook_secret=SECRET))
+        assert {c.check_name: c.passed for c in delivered.get_asset_check_evaluations()}["webhook_delivered"]
+        assert up.valid == [True] and up.received[0]["date"] == DAY and "sha256" in up.received[0]["files"]["video"]
+    finally:
+        down.close()
+        up.close()

@@ -18,7 +18,7 @@ from upath import UPath
 
 from ray_jobs.fonts import cjk_font
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import catalog_dir
+from ray_jobs.storage import catalog_dir, read_parquet
 
 RENDERER_VERSION = "1"
 SKY_TOP = np.array([2.0, 4.0, 16.0], dtype=np.float32)  # deep indigo at the zenith
@@ -48,9 +48,9 @@ class SkyBackend:
         if key not in self._tables:
             directory = catalog_dir(root)
             self._tables = {key: SkyTables(
-                constellations=pd.read_parquet(directory / "constellations.parquet").set_index("abbr"),
-                stars=pd.read_parquet(directory / "stars.parquet").set_index("hip"),
-                figures=pd.read_parquet(directory / "figures.parquet"),
+                constellations=read_parquet(directory / "constellations.parquet").set_index("abbr"),
+                stars=read_parquet(directory / "stars.parquet").set_index("hip"),
+                figures=read_parquet(directory / "figures.parquet"),
             )}
         return self._tables[key]
 

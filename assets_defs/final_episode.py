@@ -107,7 +107,8 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     with contextlib.ExitStack() as stack:
         clips = [Clip(stack.enter_context(local_copy(UPath(r.clip.path))), r.clip.width, r.clip.height, r.clip.fps)
                  for r in reviewed.clips]
-        assemble_episode(clips, slots, workdir / "soundtrack.wav", soft, formats, fps=post.fps, crf=post.crf)
+        assemble_episode(clips, slots, workdir / "soundtrack.wav", soft, formats, fps=post.fps, crf=post.crf,
+                         preset=post.preset)
     for fmt in formats:
         files["video" if fmt.name == "landscape" else f"video_{fmt.name}"] = fmt.out
     # 6. Poster and preview loop from the first scene.

@@ -99,6 +99,7 @@ class Postproduction(dg.ConfigurableResource):
     end_seconds: float = 2.5
     narration_budget: float = 0.08  # scenes may grow by this share of the planned length to fit the voice
     crf: int = 20
+    preset: str = "veryfast"  # x264: faster presets trade file size for assembly speed
 
 
 class Publisher(dg.ConfigurableResource):

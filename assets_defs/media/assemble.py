@@ -83,7 +83,7 @@ def _subtitle_style(fmt: OutputFormat) -> str:
 
 
 def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, soft_subtitles: list[tuple[Path, str]],
-                     formats: list[OutputFormat], fps: int = 24, crf: int = 20) -> list[Path]:
+                     formats: list[OutputFormat], fps: int = 24, crf: int = 20, preset: str = "veryfast") -> list[Path]:
     """`slots[0]` is the title card, `slots[1:-1]` the clips in order, `slots[-1]` the end card.
     Soft subtitles are (SRT, ISO 639-2 language) pairs. One decode, one encode per format."""
     if len(slots) != len(clips) + 2:
@@ -108,7 +108,7 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
                              force_style=_subtitle_style(fmt))
         tracks = {f"metadata:s:s:{n}": f"language={lang}" for n, (_, lang) in enumerate(soft_subtitles)}
         outputs.append(ffmpeg.output(
-            video, audio, *subtitle_inputs, str(fmt.out), vcodec="libx264", preset="veryfast", crf=crf,
+            video, audio, *subtitle_inputs, str(fmt.out), vcodec="libx264", preset=preset, crf=crf,
             pix_fmt="yuv420p", r=fps, acodec="aac", audio_bitrate="160k", ar=48000, scodec="mov_text",
             t=f"{total:.3f}", movflags="+faststart", **tracks,
         ))

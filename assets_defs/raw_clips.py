@@ -145,7 +145,14 @@ def clip_table(records: list[ClipRecord]) -> dg.TableMetadataValue:
     )
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1", kinds={"ray", "video"})
+@dg.asset(
+    partitions_def=daily_partitions, group_name="generation", code_version="1", kinds={"ray", "video"},
+    # The GPU stage: runs share the replica pool through this concurrency pool (its limit is set per
+    # deployment, e.g. `dagster instance concurrency set gpu 2`); transient failures retry with backoff,
+    # and a retry regenerates only clips that are not yet in storage.
+    pool="gpu",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+)
 def raw_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
               clip_generator: ClipGenerator, storage: Storage) -> ClipSet:
     """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache."""

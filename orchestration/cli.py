@@ -102,6 +102,33 @@ def pool(shutdown: bool) -> None:
                    f"busy {row.get('busy_seconds', 0):8.1f} s  load {row.get('load_seconds', 0):6.1f} s")
 
 
+@cli.group("ray")
+def ray_group() -> None:
+    """A long-lived local Ray head, so replicas stay warm between runs (state in ./var/ray)."""
+
+
+@ray_group.command("start")
+@click.option("--port", type=int, help="GCS port (default: a free one).")
+@click.option("--num-cpus", type=int, help="CPUs the head offers (default: all).")
+def ray_start(port: int | None, num_cpus: int | None) -> None:
+    """Start the head (or report the running one) and print the variables to point runs at it."""
+    from orchestration.local_ray import LocalRayError, start_head
+
+    try:
+        state = start_head(Path("var/ray").resolve(), port=port, num_cpus=num_cpus)
+    except LocalRayError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"export RAY_ADDRESS={state['address']} RAY_AUTH_MODE=token")
+
+
+@ray_group.command("stop")
+def ray_stop() -> None:
+    """Stop the head started by `starloom ray start` (its replicas and models go with it)."""
+    from orchestration.local_ray import stop_head
+
+    click.echo("stopped the local Ray head" if stop_head(Path("var/ray").resolve()) else "no local Ray head is running")
+
+
 @cli.command("build-tiny-wan")
 @click.argument("directory", default="var/models/tiny-wan", type=click.Path(file_okay=False))
 def build_tiny_wan_command(directory: str) -> None:

@@ -7,6 +7,7 @@ import dagster as dg
 from assets_defs.catalog import catalog
 from orchestration.resources import Settings, build_resources
 from orchestration.schedules import DAILY_ASSETS, daily_episode_job, daily_episode_schedule
+from orchestration.sensors import episode_failure_sensor
 
 ALL_ASSETS = [catalog, *DAILY_ASSETS]
 
@@ -14,5 +15,6 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[daily_episode_job],
     schedules=[daily_episode_schedule],
+    sensors=[episode_failure_sensor],
     resources=build_resources(Settings.from_env()),
 )

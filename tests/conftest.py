@@ -41,27 +41,13 @@ def _no_replicas_left_behind():
 
 @pytest.fixture(scope="session")
 def ray_head(tmp_path_factory):
-    """A real Ray head in its own processes (`ray start --head`), for drivers that join by address.
+    """A real Ray head in its own processes (`starloom ray start`'s code), for drivers that join by address.
     It declares four GPUs it does not have, so placement of GPU replicas can be tested on a CPU."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ray_cli = str(Path(sys.executable).parent / "ray")
-    head = subprocess.Popen(
-        [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-         "--num-gpus=4", "--object-store-memory=300000000", "--block"],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.5)
-    time.sleep(2)  # the raylet registers just after the GCS port opens
-    yield f"127.0.0.1:{port}"
-    # `ray start --block` does not stop on SIGTERM from here; the head is disposable, so kill its group.
-    os.killpg(head.pid, signal.SIGKILL)
-    head.wait(timeout=30)
+    from orchestration.local_ray import start_head, stop_head
+
+    state = tmp_path_factory.mktemp("ray-head")
+    yield start_head(state, num_cpus=2, num_gpus=4)["address"]
+    stop_head(state)
 
 
 @pytest.fixture(scope="session")

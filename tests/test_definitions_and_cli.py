@@ -50,7 +50,7 @@ def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
 
 
-@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["build-tiny-wan"]])
+@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["ray"], ["ray", "start"], ["build-tiny-wan"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -95,3 +95,21 @@ def test_clip_progress_bar_draws_from_the_clip_log():
     finally:
         PROGRESS.removeHandler(bar)
     assert out.getvalue() == "\rclips [##..] 1/2\rclips [####] 2/2\n"
+
+
+def test_local_ray_head_starts_once_and_stops(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["ray", "start", "--num-cpus", "1"])
+    assert first.exit_code == 0 and first.output.startswith("export RAY_ADDRESS=127.0.0.1:")
+    again = runner.invoke(cli, ["ray", "start"])
+    assert again.output == first.output  # the running head is reported, not a second one started
+    assert runner.invoke(cli, ["ray", "stop"]).output.strip() == "stopped the local Ray head"
+    assert runner.invoke(cli, ["ray", "stop"]).output.strip() == "no local Ray head is running"
+
+
+def test_raw_clips_is_in_the_gpu_pool_and_retries():
+    from assets_defs.raw_clips import raw_clips
+
+    assert raw_clips.op.pool == "gpu"
+    assert raw_clips.op.retry_policy.max_retries == 2

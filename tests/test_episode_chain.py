@@ -163,6 +163,29 @@ def test_blocklisted_scene_is_refused_before_any_clip_is_made(tmp_path, ray_clus
     assert "blocked term '屠杀'" in message and f"{DAY} scene 2 (Scorpius) narration_zh" in message
     assert not (tmp_path / "storage" / "clips").exists()
 
+    # The failure sensor tells the webhook which partition, step and error, signed.
+    import dagster as dg
+
+    from assets_defs.resources import Publisher
+    from orchestration.sensors import episode_failure_sensor
+    from tests.test_publishing import SECRET, Receiver
+
+    [run] = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+    [failure] = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    receiver = Receiver([])
+    try:
+        context = dg.build_run_status_sensor_context(
+            sensor_name="episode_failure_sensor", dagster_event=failure.event_log_entry.dagster_event,
+            dagster_instance=instance, dagster_run=run,
+            resources={"publisher": Publisher(webhook_url=receiver.url, webhook_secret=SECRET)},
+        ).for_run_failure()
+        episode_failure_sensor(context)
+    finally:
+        receiver.close()
+    [notice] = receiver.received
+    assert receiver.valid == [True] and notice["partition"] == DAY and notice["event"] == "run_failed"
+    assert notice["failed_steps"][0]["step"] == "scene_prompts" and "屠杀" in notice["failed_steps"][0]["error"]
+
 
 def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_reason(tmp_path, ray_cluster, instance):
     settings = make_settings(tmp_path)

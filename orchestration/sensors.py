@@ -1,0 +1,40 @@
+"""Failure notices: a failed run posts the partition, the failed step and its error to the
+publishing webhook, signed the same way, so an operator hears of it before the evening slot."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets_defs.publishing import deliver_webhook
+from assets_defs.resources import Publisher
+
+
+def root_error(error) -> str:
+    """Dagster wraps a step's exception; the operator wants the innermost message."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()[:2000]
+
+
+def failure_report(context: dg.RunFailureSensorContext) -> dict:
+    run = context.dagster_run
+    steps = [{"step": event.step_key, "error": root_error(event.event_specific_data.error)}
+             for event in context.get_step_failure_events()]
+    return {
+        "event": "run_failed", "run_id": run.run_id, "job": run.job_name,
+        "partition": run.tags.get("dagster/partition", ""), "failed_steps": steps,
+        "message": context.failure_event.message or "",
+    }
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
+def episode_failure_sensor(context: dg.RunFailureSensorContext, publisher: Publisher):
+    """Posts each failed run's partition, step and error to the webhook."""
+    if not publisher.webhook_url:
+        return dg.SkipReason("no webhook configured (STARLOOM_WEBHOOK_URL)")
+    report = failure_report(context)
+    delivery = deliver_webhook(publisher.webhook_url, report, publisher.webhook_secret,
+                               attempts=publisher.attempts, backoff_s=publisher.backoff_seconds)
+    if not delivery.delivered:
+        context.log.warning(f"failure notice for run {report['run_id']} not delivered: {'; '.join(delivery.errors)}")
+    return None

@@ -102,6 +102,50 @@ def pool(shutdown: bool) -> None:
                    f"busy {row.get('busy_seconds', 0):8.1f} s  load {row.get('load_seconds', 0):6.1f} s")
 
 
+@cli.command()
+@click.argument("date")
+@click.option("--scene", type=int, help="Only this scene.")
+def lineage(date: str, scene: int | None) -> None:
+    """Print what made DATE's episode: catalog rows, prompts, seeds, models, clips, reviews and files."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from orchestration.lineage import LineageError, episode_lineage
+    from orchestration.resources import Settings
+    from ray_jobs.storage import storage_root
+
+    try:
+        partition = parse_episode_date(date)
+        chain = episode_lineage(storage_root(Settings.from_env().storage), partition, scene)
+    except (PartitionDateError, LineageError) as error:
+        raise click.ClickException(str(error)) from None
+    console = Console(width=160)
+    stale = "" if chain["catalog_version"] == chain["catalog_now"] else f" (catalog is now {chain['catalog_now']})"
+    console.print(f"[bold]{chain['date']}[/] {chain['constellation']} — {chain['title']}  catalog {chain['catalog_version']}{stale}")
+    table = Table(show_lines=True)
+    for column in ("scene", "catalog beat", "prompt", "seed", "model", "clip", "review"):
+        table.add_column(column, overflow="fold")  # keys and paths are shown whole, folded, never cut
+    for s in chain["scenes"]:
+        beat = s["catalog_beat"]
+        review = s["review"]
+        table.add_row(
+            f"{s['scene']}\n{s['seconds']:.2f} s",
+            f"{beat['constellation']} beat {beat['beat']}\n{beat['zh']}\nfocus {beat['focus'] or '-'}",
+            s["prompt"] + (f"\nrewrites: {', '.join(s['rewrites'])}" if s["rewrites"] else ""),
+            str(s["seed"]),
+            f"{s['backend']}\n{s['model_revision']}\n" + ", ".join(f"{k} {v}" for k, v in s["sampler"].items() if v is not None),
+            f"{s['cache_key']}\n{s['clip']}\n{s['replica']}",
+            ("pass" if review["passed"] else "FAIL") + f" after {review['attempts']} attempt(s)\n"
+            + ", ".join(f"{k} {v}" for k, v in review["measures"].items()),
+        )
+    console.print(table)
+    if chain["files"]:
+        files = Table("file", "bytes", "sha256", title=chain["episode_dir"])
+        for entry in chain["files"].values():
+            files.add_row(entry["name"], str(entry["bytes"]), entry["sha256"][:16])
+        console.print(files)
+
+
 @cli.group("ray")
 def ray_group() -> None:
     """A long-lived local Ray head, so replicas stay warm between runs (state in ./var/ray)."""

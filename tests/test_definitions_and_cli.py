@@ -50,7 +50,7 @@ def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
 
 
-@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["ray"], ["ray", "start"], ["build-tiny-wan"]])
+@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["lineage"], ["ray"], ["ray", "start"], ["build-tiny-wan"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

@@ -89,6 +89,22 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     materialization = result.asset_materializations_for_node("raw_clips")[0]
     assert materialization.metadata["generated"].value == len(script.scenes)
     assert materialization.metadata["cache_hits"].value == 0
+    # Lineage, read back from storage as `starloom lineage` prints it.
+    from click.testing import CliRunner
+
+    from orchestration.cli import cli
+    from orchestration.lineage import LineageError, episode_lineage
+    from ray_jobs.storage import storage_root
+
+    chain = episode_lineage(storage_root(tmp_path / "storage"), DAY)
+    assert [s["catalog_beat"]["zh"] for s in chain["scenes"]] == [s.narration_zh for s in script.scenes]
+    assert [s["seed"] for s in chain["scenes"]] == [p.seed for p in out["scene_prompts"].prompts]
+    assert all(s["model_revision"].startswith("sky-") and s["review"]["passed"] for s in chain["scenes"])
+    assert chain["files"]["video"]["sha256"] == manifest["files"]["video"]["sha256"]
+    printed = CliRunner().invoke(cli, ["lineage", DAY, "--scene", "2"], env={"STARLOOM_STORAGE": str(tmp_path / "storage")})
+    assert printed.exit_code == 0 and str(chain["scenes"][1]["seed"]) in printed.output and "episode.mp4" in printed.output
+    with pytest.raises(LineageError, match="no script stored for 2026-01-05"):
+        episode_lineage(storage_root(tmp_path / "storage"), "2026-01-05")
     # The run is recorded in the instance, so the UI shows it with its partition.
     assert instance.get_latest_materialization_event(result.asset_materializations_for_node("final_episode")[0].asset_key)
 

@@ -1,0 +1,63 @@
+"""The chain behind one episode, read back from storage: catalog rows → script → prompt → clip →
+review → files. What `starloom lineage` prints for a person at a terminal."""
+
+from __future__ import annotations
+
+import json
+
+from upath import UPath
+
+from assets_defs.catalog import read_catalog
+from assets_defs.models import ClipSet, ReviewedClips, ScenePrompts, Script
+from ray_jobs.storage import asset_path, catalog_dir, clip_record_path, episode_dir
+
+
+class LineageError(LookupError):
+    """Nothing (or not enough) is stored for the date asked about."""
+
+
+def _load(root: UPath, asset: str, date: str, model):
+    path = asset_path(root, asset, date, ".json")
+    if not path.exists():
+        raise LineageError(f"no {asset} stored for {date} at {path}; run `starloom episode {date}` first")
+    return model.model_validate_json(path.read_text())
+
+
+def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
+    script = _load(root, "script", date, Script)
+    prompts = {p.scene: p for p in _load(root, "scene_prompts", date, ScenePrompts).prompts}
+    clips = {c.scene: c for c in _load(root, "raw_clips", date, ClipSet).clips}
+    reviewed = {r.clip.scene: r for r in _load(root, "reviewed_clips", date, ReviewedClips).clips}
+    catalog = read_catalog(catalog_dir(root))
+    beats = catalog.beats_of(script.constellation).set_index("beat")
+    manifest_path = episode_dir(root, date) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    placed = {s["scene"]: s for s in manifest["scenes"]} if manifest else {}
+    if scene is not None and scene not in prompts:
+        raise LineageError(f"{date} has scenes {sorted(prompts)}, not {scene}")
+    scenes = []
+    for s in script.scenes:
+        if scene is not None and s.index != scene:
+            continue
+        final = reviewed[s.index].clip
+        record_path = clip_record_path(root, final.cache_key)
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        scenes.append({
+            "scene": s.index, "seconds": placed.get(s.index, {}).get("seconds", s.seconds),
+            "catalog_beat": {"constellation": script.constellation, "beat": s.beat, "zh": beats.loc[s.beat].zh,
+                             "visual": beats.loc[s.beat].visual, "focus": s.focus},
+            "prompt": prompts[s.index].prompt, "negative_prompt": prompts[s.index].negative_prompt,
+            "seed": final.seed, "rewrites": [f"{r.term} → {r.replacement}" for r in prompts[s.index].rewrites],
+            "backend": final.backend, "model_revision": final.model_revision,
+            "sampler": {"steps": final.steps, "guidance_scale": final.guidance_scale,
+                        "guidance_scale_2": final.guidance_scale_2, "flow_shift": final.flow_shift},
+            "clip": final.path, "cache_key": final.cache_key, "replica": record.get("result", {}).get("replica", final.replica),
+            "timings": final.timings, "first_generated_for": clips[s.index].cache_key,
+            "review": {"passed": reviewed[s.index].verdict.passed, "attempts": reviewed[s.index].attempts,
+                       "measures": reviewed[s.index].verdict.measures, "rejected": reviewed[s.index].rejected},
+        })
+    return {
+        "date": date, "constellation": f"{script.latin} {script.chinese}", "title": f"{script.title_zh} / {script.title_en}",
+        "catalog_version": script.catalog_version, "catalog_now": catalog.version, "scenes": scenes,
+        "files": manifest["files"] if manifest else {}, "episode_dir": str(episode_dir(root, date)),
+    }

@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 PYTHON ?= python3
-APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sox
+APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sox chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PYTEST_ARGS ?=
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -217,6 +218,20 @@ def _graphql(port: int, query: str) -> dict:
         return json.loads(response.read())["data"]
 
 
+def _browse(port: int, path: str, screenshot: Path) -> str:
+    """Render a UI page in headless Chromium: save a screenshot, return the rendered DOM."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--window-size=1400,1000", "--virtual-time-budget=15000"]
+    url = f"http://127.0.0.1:{port}{path}"
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: `make test` installs it with apt"
+    for extra in ([f"--screenshot={screenshot}"], ["--dump-dom"]):
+        proc = subprocess.run([chromium, *flags, f"--user-data-dir={screenshot.parent / ('chromium-' + extra[0][2:8])}", *extra, url],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-1000:]
+    return proc.stdout
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -265,6 +280,15 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
         assert sorted(m["partition"] for m in materializations) == ["2026-11-26", DAY]
         for materialization in materializations:
             assert {"constellation", "duration_s", "poster", "video"} <= {e["label"] for e in materialization["metadataEntries"]}
+
+        # As a user sees it: the asset catalog and the episode's page in headless Chromium.
+        _graphql(port, "mutation { setNuxSeen }")  # the first-visit dialog would cover the page
+        graph = _browse(port, "/assets", tmp_path / "ui-assets.png")
+        assert all(name in graph for name in ("catalog", "script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"))
+        page = _browse(port, f"/assets/final_episode?partition={DAY}", tmp_path / "ui-final-episode.png")
+        assert "poster" in page and "Show Markdown" in page  # the poster preview, one click away
+        assert "final_episode" in page and "duration_s" in page and "Join the Dagster community" not in page
+        assert (tmp_path / "ui-final-episode.png").stat().st_size > 20_000
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         try:

@@ -6,6 +6,7 @@ Defined here so assets can name them; `orchestration/resources.py` picks values 
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import PrivateAttr
 from upath import UPath
 
 from ray_jobs.backends import BackendSettings, GenerationSpec, spec_for
@@ -55,6 +56,9 @@ class ClipGenerator(dg.ConfigurableResource):
     ray_address: str = ""  # empty: start Ray in this process
     ray_num_cpus: int | None = None
 
+    # The shape chosen for this run: a review's one-clip retry reuses the pool it has, not a new plan.
+    _shape: tuple[int, int] | None = PrivateAttr(default=None)
+
     @property
     def spec(self) -> GenerationSpec:
         return spec_for(self.settings())
@@ -74,12 +78,13 @@ class ClipGenerator(dg.ConfigurableResource):
         from ray_jobs.pool import ReplicaPool, ensure_ray
 
         ensure_ray(self.ray_address, self.ray_num_cpus)
-        replicas, gpus = self.replicas, self.gpus_per_replica or 1
-        if self.device.startswith("cuda") and self.gpus_per_replica is None:
+        replicas, gpus = self._shape or (self.replicas, self.gpus_per_replica or 1)
+        if self._shape is None and self.device.startswith("cuda") and self.gpus_per_replica is None:
             plan = plan_replicas(node_gpus(), clips, deadline_s, cost)
             replicas, gpus = plan.replicas, plan.gpus_per_replica
             if log is not None:
                 log.info(f"replica plan: {plan.explain()}")
+        self._shape = (replicas, gpus)
         return ReplicaPool(self.settings(), replicas=replicas, max_attempts=self.max_attempts, gpus_per_replica=gpus)
 
 

@@ -7,6 +7,7 @@ with the file, the row and the field named. The validated tables are written as 
 import csv
 import hashlib
 import tomllib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,19 +153,19 @@ def read_catalog(directory: UPath) -> Catalog:
     return Catalog(**tables, version=version, sky_version=sky_version)
 
 
-@dg.asset(group_name="series", code_version="1", kinds={"parquet"})
+@dg.asset(group_name="series", code_version="1", kinds={"parquet"}, deps=["catalog_files"])
 def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Output[Catalog]:
     """Constellations, stars, stick figures and myth beats, validated from data/."""
     loaded = load_catalog(series_data.data_dir)
     preview = loaded.constellations[["abbr", "latin", "chinese", "title_en"]]
-    return dg.Output(
-        loaded,
-        metadata={
-            "constellations": len(loaded.constellations),
-            "stars": len(loaded.stars),
-            "myth_beats": len(loaded.beats),
-            "catalog_version": loaded.version,
-            "sky_version": loaded.sky_version,
-            "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
-        },
-    )
+    metadata = {
+        "constellations": len(loaded.constellations),
+        "stars": len(loaded.stars),
+        "myth_beats": len(loaded.beats),
+        "catalog_version": loaded.version,
+        "sky_version": loaded.sky_version,
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
+    }
+    with warnings.catch_warnings():  # data_version is beta in Dagster 1.13, and what staleness runs on
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.Output(loaded, data_version=dg.DataVersion(loaded.version), metadata=metadata)

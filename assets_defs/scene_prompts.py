@@ -105,7 +105,7 @@ def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[Bl
     return prompts
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1")
+@dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1", deps=["prompt_rules"])
 def scene_prompts(context: dg.AssetExecutionContext, script: Script, series_data: SeriesData) -> ScenePrompts:
     """Text-to-video prompts for each scene of the day's script, in the series style."""
     style = load_style(series_data.data_dir)

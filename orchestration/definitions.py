@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets_defs.catalog import catalog
+from assets_defs.series_files import series_files
 from orchestration.resources import Settings, build_resources
 from orchestration.schedules import DAILY_ASSETS, daily_episode_job, daily_episode_schedule
 from orchestration.sensors import episode_failure_sensor
@@ -12,7 +13,7 @@ from orchestration.sensors import episode_failure_sensor
 ALL_ASSETS = [catalog, *DAILY_ASSETS]
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
+    assets=[series_files, *ALL_ASSETS],
     jobs=[daily_episode_job],
     schedules=[daily_episode_schedule],
     sensors=[episode_failure_sensor],

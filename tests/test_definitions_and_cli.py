@@ -12,7 +12,7 @@ def test_definitions_load_with_the_whole_chain_schedule_and_checks():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"catalog", "script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"}
+    assert keys == {"catalog_files", "prompt_rules", "catalog", "script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"}
     assert {c.name for c in graph.asset_check_keys} == {
         "duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration", "formats_decodable",
         "manifest_matches_files", "webhook_delivered"}

@@ -343,3 +343,40 @@ def test_webhook_failure_shows_in_dagster_without_failing_the_episode(tmp_path, 
     finally:
         down.close()
         up.close()
+
+
+def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, instance, data_copy):
+    """Data versions from content hashes: editing the blocklist makes the prompts stale (Dagster then
+    carries the change downstream as they are rebuilt), the catalog and script stay fresh; observing
+    unchanged files makes nothing stale."""
+    import dagster as dg
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest  # the resolver the UI uses, built for a test
+
+    from orchestration.definitions import defs
+    from orchestration.episode_run import observe_series_files
+    from orchestration.resources import build_resources
+
+    settings = make_settings(tmp_path, data_dir=str(data_copy), vertical_width=0, vertical_height=0)
+    run_episode(DAY, settings, echo=lambda _: None, instance=instance)
+    graph = defs.resolve_asset_graph()
+    daily = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
+
+    def statuses() -> dict[str, StaleStatus]:
+        resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+        return {"catalog": resolver.get_status(dg.AssetKey("catalog"))} | {
+            key: resolver.get_status(dg.AssetKey(key), DAY) for key in daily}
+
+    assert set(statuses().values()) == {StaleStatus.FRESH}
+    observe_series_files(instance, build_resources(settings))  # nothing edited
+    assert set(statuses().values()) == {StaleStatus.FRESH}
+
+    blocklist = data_copy / "blocklist.csv"
+    blocklist.write_text(blocklist.read_text(encoding="utf-8") + "炮烙,zh,refuse,,torture\n", encoding="utf-8")
+    observe_series_files(instance, build_resources(settings))
+    after = statuses()
+    assert after["catalog"] == StaleStatus.FRESH and after["script"] == StaleStatus.FRESH
+    assert after["scene_prompts"] == StaleStatus.STALE, after
+    causes = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance)).get_stale_causes(
+        dg.AssetKey("scene_prompts"), DAY)
+    assert [c.dependency.asset_key.to_user_string() for c in causes] == ["prompt_rules"]

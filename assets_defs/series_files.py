@@ -1,0 +1,44 @@
+"""The files a person edits in data/, observed as source assets: their content hashes are data
+versions, so editing a myth marks the catalog stale in the UI, editing the style or blocklist marks
+the prompts stale (Dagster carries a change on as each asset is rebuilt), and editing nothing marks
+nothing."""
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from assets_defs.resources import SeriesData
+
+CATALOG_FILES = ("constellations.csv", "sky/stars.csv", "sky/figures.csv", "myths/*.toml")
+PROMPT_RULE_FILES = ("style.toml", "blocklist.csv")
+
+
+def files_version(data_dir: str | Path, patterns: tuple[str, ...]) -> str:
+    """sha256 over the names and bytes of every matching file, in a stable order."""
+    root = Path(data_dir)
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in patterns for p in root.glob(pattern)}):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# multi_observable_source_asset is marked beta in Dagster 1.13; the warning says nothing a user can act on.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    observe_series_files = dg.multi_observable_source_asset(specs=[
+        dg.AssetSpec("catalog_files", group_name="series", description="Constellations, stars, figures and myths in data/."),
+        dg.AssetSpec("prompt_rules", group_name="series", description="The series style template and the text blocklist in data/."),
+    ])
+
+
+def _series_files(series_data: SeriesData):
+    """Content hashes of the editable series files."""
+    yield dg.ObserveResult(asset_key="catalog_files", data_version=dg.DataVersion(files_version(series_data.data_dir, CATALOG_FILES)))
+    yield dg.ObserveResult(asset_key="prompt_rules", data_version=dg.DataVersion(files_version(series_data.data_dir, PROMPT_RULE_FILES)))
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    series_files = observe_series_files(_series_files)

@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets_defs.models import SafetyRewrite, ScenePrompt, ScenePrompts, Script
 from assets_defs.resources import SeriesData
+from assets_defs.versions import versioned_output
 from orchestration.partitions import daily_partitions
 
 
@@ -106,16 +107,15 @@ def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[Bl
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1", deps=["prompt_rules"])
-def scene_prompts(context: dg.AssetExecutionContext, script: Script, series_data: SeriesData) -> ScenePrompts:
+def scene_prompts(script: Script, series_data: SeriesData) -> dg.Output[ScenePrompts]:
     """Text-to-video prompts for each scene of the day's script, in the series style."""
     style = load_style(series_data.data_dir)
     prompts = build_scene_prompts(script, style, load_blocklist(series_data.data_dir))
     rewrites = [f"scene {p.scene}: {r.term} → {r.replacement}" for p in prompts for r in p.rewrites]
-    context.add_output_metadata({
+    return versioned_output(ScenePrompts(date=script.date, style=style.name, prompts=prompts), {
         "scenes": len(prompts),
         "style": style.name,
         "seeds": [p.seed for p in prompts],
         "safety_rewrites": rewrites or ["none"],
         "prompts": dg.MetadataValue.md("\n\n".join(f"**{p.scene}** (seed {p.seed}) {p.prompt}" for p in prompts)),
     })
-    return ScenePrompts(date=script.date, style=style.name, prompts=prompts)

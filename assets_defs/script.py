@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets_defs.catalog import Catalog
 from assets_defs.models import Scene, Script
+from assets_defs.versions import versioned_output
 from orchestration.partitions import SERIES_START, daily_partitions
 
 # espeak-ng's Mandarin voice speaks about 3.1 characters a second at its default rate; the plan
@@ -54,10 +55,10 @@ def write_script(catalog: Catalog, day: dt.date) -> Script:
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="series", code_version="1")
-def script(context: dg.AssetExecutionContext, catalog: Catalog) -> Script:
+def script(context: dg.AssetExecutionContext, catalog: Catalog) -> dg.Output[Script]:
     """The day's constellation, bilingual narration and shot list."""
     written = write_script(catalog, dt.date.fromisoformat(context.partition_key))
-    context.add_output_metadata({
+    return versioned_output(written, {
         "constellation": f"{written.latin} {written.chinese}",
         "title": f"{written.title_zh} / {written.title_en}",
         "scenes": len(written.scenes),
@@ -65,4 +66,3 @@ def script(context: dg.AssetExecutionContext, catalog: Catalog) -> Script:
         "shot_list": dg.MetadataValue.md("\n".join(
             f"{s.index}. ({s.seconds:.1f} s) {s.narration_zh} — {s.narration_en}" for s in written.scenes)),
     })
-    return written

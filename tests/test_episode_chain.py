@@ -380,3 +380,12 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
     causes = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance)).get_stale_causes(
         dg.AssetKey("scene_prompts"), DAY)
     assert [c.dependency.asset_key.to_user_string() for c in causes] == ["prompt_rules"]
+
+    # Rebuilt, the prompts come out the same (the new term appears in no scene): their content
+    # version is unchanged, so nothing downstream goes stale and no clip would be remade.
+    from assets_defs.scene_prompts import scene_prompts
+    from orchestration.definitions import ALL_ASSETS
+
+    dg.materialize(ALL_ASSETS, selection=[scene_prompts], partition_key=DAY, instance=instance,
+                   resources=build_resources(settings))
+    assert set(statuses().values()) == {StaleStatus.FRESH}

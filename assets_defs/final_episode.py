@@ -81,7 +81,8 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
                              ["fade", *[s.transition for s in script.scenes], "fadeblack"], post.crossfade_seconds)
     scene_slots = slots[1:-1]
     # 2. What still does not fit is spoken faster.
-    spoken = [voice.speak(line, post.language, wav, slot.narration_room) if seconds > slot.narration_room else seconds
+    spoken = [voice.speak(line, post.language, wav, slot.narration_room, natural_seconds=seconds)
+              if seconds > slot.narration_room else seconds
               for line, wav, slot, seconds in zip(lines[post.language], wavs, scene_slots, spoken)]
     # 3. Subtitles timed from the voice, in both languages; burned-in copies wrapped per frame shape.
     files: dict[str, Path] = {}
@@ -145,7 +146,7 @@ def check_episode(produced: Produced, expected_seconds: float, language: str) ->
     missing = [line for line in produced.narration[language] if "".join(line.split()) not in shown]
     off_by = abs(info.duration - expected_seconds) / expected_seconds
     decodable, problems = True, []
-    for role in [r for r in files if r.startswith("video")]:
+    for role in [r for r in files if r.startswith("video") and r != "video"]:  # the landscape cut is probed above
         try:
             other = probe_video(files[role])
             decodable &= other.has_audio and abs(other.duration - info.duration) < 0.2
@@ -181,8 +182,8 @@ def final_episode(context: dg.AssetExecutionContext, script: Script, scene_promp
     expected = planned_seconds(script, postproduction)
     with tempfile.TemporaryDirectory(prefix="starloom-episode-") as tmp:
         produced = produce_episode(script, scene_prompts, reviewed_clips, postproduction, Path(tmp))
-        duration = probe_video(produced.files["video"]).duration
         checks = check_episode(produced, expected, postproduction.language)
+        duration = checks["duration_matches_script"][1]["duration_s"]  # probed once, by the check
         manifest = build_manifest(script, reviewed_clips, produced, duration, postproduction)
         published = {role: out_dir / path.name for role, path in produced.files.items()}
         for role, path in produced.files.items():

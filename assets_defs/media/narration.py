@@ -27,8 +27,10 @@ class VoiceUnavailable(RuntimeError):
 class Voice(Protocol):
     name: str
 
-    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None) -> float:
-        """Write `text` as a WAV to `out`, no longer than `max_seconds` if given; returns its length."""
+    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None,
+              natural_seconds: float | None = None) -> float:
+        """Write `text` as a WAV to `out`, no longer than `max_seconds` if given; returns its length.
+        `natural_seconds`: the length of a natural-pace take already at `out`, so it is not spoken again."""
         ...
 
 
@@ -51,9 +53,10 @@ class EspeakVoice:
             raise NarrationError(f"espeak-ng could not speak {text!r} with voice {voice}: {proc.stderr.decode(errors='replace')[-400:]}")
         return wav_seconds(out)
 
-    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None) -> float:
+    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None,
+              natural_seconds: float | None = None) -> float:
         _check_language(language)
-        seconds = self._run(text, ESPEAK_VOICES[language], DEFAULT_RATE, out)
+        seconds = natural_seconds or self._run(text, ESPEAK_VOICES[language], DEFAULT_RATE, out)
         if max_seconds is not None and seconds > max_seconds:
             rate = min(int(DEFAULT_RATE * seconds / max_seconds * 1.05) + 1, MAX_RATE)
             seconds = self._run(text, ESPEAK_VOICES[language], rate, out)
@@ -86,10 +89,11 @@ class PiperVoice:
             raise NarrationError(f"piper could not speak {text!r}: {proc.stderr.decode(errors='replace')[-400:]}")
         return wav_seconds(out)
 
-    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None) -> float:
+    def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None,
+              natural_seconds: float | None = None) -> float:
         _check_language(language)
         model = self._model(language)
-        seconds = self._run(text, model, 1.0, out)
+        seconds = natural_seconds or self._run(text, model, 1.0, out)
         if max_seconds is not None and seconds > max_seconds:
             seconds = self._run(text, model, max(max_seconds / seconds * 0.97, 0.5), out)
         return seconds

@@ -64,12 +64,14 @@ class BackendSettings:
 
 
 def _folder_digest(folder: str) -> str:
-    from pathlib import Path
+    """Names and sizes of the LoRA files, like the model folder's revision: computed on every run,
+    so it must not read gigabytes of weights."""
     import hashlib
+    from pathlib import Path
 
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.safetensors")):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
     return digest.hexdigest()[:8]
 
 

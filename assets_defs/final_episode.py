@@ -21,9 +21,11 @@ from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudn
 from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_subtitle
 from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
 from assets_defs.models import Episode, ReviewedClips, ScenePrompts, Script
-from assets_defs.publishing import deliver_webhook, file_entries, manifest_mismatches, update_feed
+from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
+from assets_defs.publishing import (deliver_webhook, file_entries, keep_previous_version, manifest_mismatches,
+                                    update_feed)
+from assets_defs.versions import per_episode
 from assets_defs.resources import Postproduction, Publisher, Storage
-from orchestration.partitions import daily_partitions
 from ray_jobs.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
 
 DURATION_TOLERANCE = 0.10
@@ -124,7 +126,8 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
 def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: Postproduction) -> dict:
     clips = [r.clip for r in reviewed.clips]
     return {
-        "date": script.date, "episode_number": script.episode_number,
+        "episode": script.episode, "date": script.date, "episode_number": script.episode_number,
+        **({"request": script.request} if script.request else {}),
         "title": {"zh": script.title_zh, "en": script.title_en},
         "constellation": {"abbr": script.constellation, "latin": script.latin, "english": script.english, "chinese": script.chinese},
         "duration_seconds": round(duration, 3), "language": post.language, "loudness": produced.loudness,
@@ -170,21 +173,27 @@ def _thumbnail_markdown(poster: Path) -> str:
     return f"![poster](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})"
 
 
-@dg.asset(
-    partitions_def=daily_partitions, group_name="episode", code_version="2", kinds={"ffmpeg", "video"},
-    check_specs=[dg.AssetCheckSpec(name, asset="final_episode",
-                                   blocking=False) for name in CHECKS],
-)
-def final_episode(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
-                  reviewed_clips: ReviewedClips, postproduction: Postproduction, storage: Storage, publisher: Publisher):
-    """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
-    out_dir = episode_dir(storage.root(), script.date)
-    expected = planned_seconds(script, postproduction)
+@dataclass
+class Published:
+    episode: Episode
+    checks: dict[str, tuple[bool, dict]]
+    metadata: dict
+
+
+def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
+                    storage: Storage, publisher: Publisher, log) -> Published:
+    """Produce, check and publish one episode under episodes/<episode>/; a different cut of an
+    episode already published moves the old one to versions/ first."""
+    out_dir = episode_dir(storage.root(), script.episode)
+    expected = planned_seconds(script, post)
     with tempfile.TemporaryDirectory(prefix="starloom-episode-") as tmp:
-        produced = produce_episode(script, scene_prompts, reviewed_clips, postproduction, Path(tmp))
-        checks = check_episode(produced, expected, postproduction.language)
+        produced = produce_episode(script, prompts, reviewed, post, Path(tmp))
+        checks = check_episode(produced, expected, post.language)
         duration = checks["duration_matches_script"][1]["duration_s"]  # probed once, by the check
-        manifest = build_manifest(script, reviewed_clips, produced, duration, postproduction)
+        manifest = build_manifest(script, reviewed, produced, duration, post)
+        manifest["version"], kept = keep_previous_version(out_dir, manifest)
+        if kept is not None:
+            log.info(f"{script.episode}: the previous cut is kept in {kept}")
         published = {role: out_dir / path.name for role, path in produced.files.items()}
         for role, path in produced.files.items():
             atomic_put_file(path, published[role])
@@ -195,8 +204,8 @@ def final_episode(context: dg.AssetExecutionContext, script: Script, scene_promp
     mismatches = manifest_mismatches(manifest, out_dir)
     checks["manifest_matches_files"] = (not mismatches, {"files": len(manifest["files"]), "problems": "; ".join(mismatches) or "none"})
     update_feed(storage.root() / "episodes" / "feed.json", {
-        "id": script.date, "url": str(published["video"]), "title": f"{script.chinese} {script.latin} · {script.title_zh}",
-        "summary": script.title_en, "date_published": f"{script.date}T18:00:00+08:00", "image": str(published["poster"]),
+        "id": script.episode, "url": str(published["video"]), "title": f"{script.chinese} {script.latin} · {script.title_zh}",
+        "summary": script.request or script.title_en, "date_published": f"{script.date}T18:00:00+08:00", "image": str(published["poster"]),
         "attachments": [{"url": str(published["video"]), "mime_type": "video/mp4", "size_in_bytes": manifest["files"]["video"]["bytes"],
                          "duration_in_seconds": round(duration, 2)}],
     })
@@ -204,20 +213,23 @@ def final_episode(context: dg.AssetExecutionContext, script: Script, scene_promp
         delivery = deliver_webhook(publisher.webhook_url, manifest, publisher.webhook_secret,
                                    attempts=publisher.attempts, backoff_s=publisher.backoff_seconds)
         if not delivery.delivered:
-            context.log.warning(f"{script.date}: webhook not delivered after {delivery.attempts} attempt(s): {'; '.join(delivery.errors)}")
+            log.warning(f"{script.episode}: webhook not delivered after {delivery.attempts} attempt(s): {'; '.join(delivery.errors)}")
         checks["webhook_delivered"] = (delivery.delivered, {"attempts": delivery.attempts, "status": delivery.status or 0,
                                                             "errors": "; ".join(delivery.errors) or "none"})
     else:
         checks["webhook_delivered"] = (True, {"attempts": 0, "errors": "no webhook configured"})
     episode = Episode(
-        date=script.date, video=str(published["video"]), video_vertical=str(published["video_vertical"]) if "video_vertical" in published else None,
+        episode=script.episode, video=str(published["video"]),
+        video_vertical=str(published["video_vertical"]) if "video_vertical" in published else None,
         poster=str(published["poster"]), preview=str(published["preview"]),
         subtitles={role.removeprefix("subtitles_").replace("_", "."): str(p) for role, p in published.items() if role.startswith("subtitles_")},
         manifest=str(manifest_path), duration_seconds=duration, expected_seconds=expected, loudness=produced.loudness,
+        version=manifest["version"], previous=str(kept) if kept is not None else "",
     )
-    yield dg.Output(episode, metadata={
+    metadata = {
         "constellation": f"{script.latin} {script.chinese}",
         "duration_s": round(duration, 2),
+        "version": manifest["version"],
         "loudness_lufs": produced.loudness["integrated_lufs"],
         "true_peak_dbtp": produced.loudness["true_peak_dbtp"],
         "transitions": " → ".join(s.transition for s in produced.slots[1:]),
@@ -225,7 +237,41 @@ def final_episode(context: dg.AssetExecutionContext, script: Script, scene_promp
         "video_vertical": dg.MetadataValue.path(episode.video_vertical or "none"),
         "poster": dg.MetadataValue.md(thumbnail),
         "manifest": dg.MetadataValue.path(episode.manifest),
-    })
-    for name, (passed, details) in checks.items():
-        severity = dg.AssetCheckSeverity.WARN if name == "webhook_delivered" else dg.AssetCheckSeverity.ERROR
-        yield dg.AssetCheckResult(check_name=name, passed=passed, metadata=details, severity=severity)
+    }
+    return Published(episode, checks, metadata)
+
+
+def combined_checks(published: dict[str, Published]) -> dict[str, tuple[bool, dict]]:
+    """One result per check for the whole step: a check passes when it passes for every episode."""
+    if len(published) == 1:
+        return next(iter(published.values())).checks
+    return {name: (all(p.checks[name][0] for p in published.values()),
+                   {key: ("passed" if p.checks[name][0] else f"FAILED {p.checks[name][1]}") for key, p in published.items()})
+            for name in CHECKS}
+
+
+def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
+    key = chain.key("final_episode")
+
+    @chain.asset(
+        "final_episode", "episode", code_version="3", kinds={"ffmpeg", "video"},
+        ins=chain.ins("script", "scene_prompts", "reviewed_clips"),
+        check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=False) for name in CHECKS],
+    )
+    def final_episode(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
+                      reviewed_clips: dict[str, ReviewedClips], postproduction: Postproduction, storage: Storage,
+                      publisher: Publisher):
+        """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
+        published = each_episode(context.partition_keys, lambda k: publish_episode(
+            script[k], scene_prompts[k], reviewed_clips[k], postproduction, storage, publisher, context.log), "final_episode")
+        yield dg.Output({k: p.episode for k, p in published.items()},
+                        metadata=per_episode(published, lambda p: p.metadata))
+        for name, (passed, details) in combined_checks(published).items():
+            severity = dg.AssetCheckSeverity.WARN if name == "webhook_delivered" else dg.AssetCheckSeverity.ERROR
+            yield dg.AssetCheckResult(check_name=name, passed=passed, metadata=details, severity=severity)
+
+    return final_episode
+
+
+final_episode = build_final_episode(DAILY)
+special_final_episode = build_final_episode(SPECIAL)

@@ -1,34 +1,48 @@
-"""Stores asset values under the storage root: the catalog as parquet tables, daily records as JSON."""
+"""Stores asset values under the storage root: the catalog as parquet tables, each episode's
+records as JSON, one file per partition (a multi-day step hands over {partition key: record})."""
 
 from __future__ import annotations
+
+import typing
 
 import dagster as dg
 from pydantic import BaseModel
 
 from assets_defs.catalog import Catalog, read_catalog, write_catalog
+from orchestration.partitions import episode_id
 from ray_jobs.storage import asset_path, atomic_write_text, catalog_dir, storage_root
 
 
 class StarloomIOManager(dg.ConfigurableIOManager):
     storage_url: str
 
-    def _path(self, context: dg.OutputContext | dg.InputContext):
-        partition = context.asset_partition_key if context.has_asset_partitions else None
-        return asset_path(storage_root(self.storage_url), context.asset_key.to_user_string(), partition, ".json")
+    def _path(self, context: dg.OutputContext | dg.InputContext, key: str):
+        return asset_path(storage_root(self.storage_url), context.asset_key.to_user_string(), episode_id(key), ".json")
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        name = context.asset_key.to_user_string()
         if isinstance(obj, Catalog):
             write_catalog(obj, catalog_dir(storage_root(self.storage_url)))
-        elif isinstance(obj, BaseModel):
-            atomic_write_text(self._path(context), obj.model_dump_json(indent=2))
-        else:
-            raise TypeError(f"{context.asset_key.to_user_string()}: cannot store a {type(obj).__name__}")
+            return
+        if not (context.has_asset_partitions and isinstance(obj, dict)):
+            raise TypeError(f"{name}: expected {{partition: record}} for a partitioned asset, got a {type(obj).__name__}")
+        missing = set(context.asset_partition_keys) - set(obj)
+        if missing:
+            raise ValueError(f"{name}: no record for partition(s) {', '.join(sorted(missing))}")
+        for key in context.asset_partition_keys:
+            if not isinstance(obj[key], BaseModel):
+                raise TypeError(f"{name}[{key}]: cannot store a {type(obj[key]).__name__}")
+            atomic_write_text(self._path(context, key), obj[key].model_dump_json(indent=2))
 
     def load_input(self, context: dg.InputContext) -> object:
         kind = context.dagster_type.typing_type
         if kind is Catalog:
             return read_catalog(catalog_dir(storage_root(self.storage_url)))
-        path = self._path(context)
-        if not path.exists():
-            raise FileNotFoundError(f"{context.asset_key.to_user_string()}: nothing stored at {path}; materialize it first")
-        return kind.model_validate_json(path.read_text())
+        model = typing.get_args(kind)[1]  # dict[str, Model]
+        loaded = {}
+        for key in context.asset_partition_keys:
+            path = self._path(context, key)
+            if not path.exists():
+                raise FileNotFoundError(f"{context.asset_key.to_user_string()}[{key}]: nothing stored at {path}; materialize it first")
+            loaded[key] = model.model_validate_json(path.read_text())
+        return loaded

@@ -20,7 +20,9 @@ class Scene(BaseModel):
 
 
 class Script(BaseModel):
-    date: str
+    episode: str  # the date for a day of the series, special-<hash> for a special
+    date: str  # the day it airs (a special: the day it was written)
+    request: str = ""  # a special's sentence, as the producer wrote it
     episode_number: int
     constellation: str  # IAU abbreviation
     latin: str
@@ -53,10 +55,11 @@ class ScenePrompt(BaseModel):
     narration_zh: str  # after text safety: what is spoken and subtitled
     narration_en: str
     rewrites: list[SafetyRewrite] = Field(default_factory=list)
+    edits: list[str] = Field(default_factory=list)  # producers' instructions, with the rule that applied each
 
 
 class ScenePrompts(BaseModel):
-    date: str
+    episode: str
     style: str
     prompts: list[ScenePrompt]
 
@@ -85,7 +88,7 @@ class ClipRecord(BaseModel):
 
 
 class ClipSet(BaseModel):
-    date: str
+    episode: str
     clips: list[ClipRecord]
 
     @property
@@ -108,12 +111,12 @@ class ReviewedClip(BaseModel):
 
 
 class ReviewedClips(BaseModel):
-    date: str
+    episode: str
     clips: list[ReviewedClip]
 
 
 class Episode(BaseModel):
-    date: str
+    episode: str
     video: str
     video_vertical: str | None
     poster: str
@@ -123,3 +126,5 @@ class Episode(BaseModel):
     duration_seconds: float
     expected_seconds: float
     loudness: dict[str, float]
+    version: int = 1  # each different cut of the episode counts up; earlier ones stay in versions/
+    previous: str = ""  # where the cut this one replaced was kept

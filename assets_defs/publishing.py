@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -85,3 +86,34 @@ def deliver_webhook(url: str, payload: dict, secret: str, attempts: int = 4, bac
         if attempt < attempts:
             sleep(backoff_s * 2 ** (attempt - 1))
     return Delivery(False, attempts, None, errors)
+
+
+VERSIONS_DIR = "versions"
+
+
+def what_it_shows(manifest: dict) -> list:
+    """The parts of a manifest that change what a viewer sees or hears (not timestamps or paths)."""
+    return [manifest.get("catalog_version"), manifest.get("language"),
+            [(s["cache_key"], s["seconds"], s["transition"], s["narration"]) for s in manifest["scenes"]]]
+
+
+def keep_previous_version(directory: UPath, new_manifest: dict) -> tuple[int, UPath | None]:
+    """Before a different cut (an edit, a new clip) replaces the episode published in `directory`,
+    copy it to versions/vN/; a rebuild showing the same thing keeps no copy and keeps its number.
+    Returns the new cut's version number and where the old one was kept."""
+    current_path = directory / "manifest.json"
+    if not current_path.exists():
+        return 1, None
+    current = json.loads(current_path.read_text())
+    version = current.get("version", 1)
+    if what_it_shows(current) == what_it_shows(new_manifest):
+        return version, None
+    target = directory / VERSIONS_DIR / f"v{version}"
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in current["files"].values():
+        source = directory / entry["name"]
+        if source.exists():
+            with source.open("rb") as old, (target / entry["name"]).open("wb") as copy:
+                shutil.copyfileobj(old, copy)
+    atomic_write_text(target / "manifest.json", current_path.read_text())  # last: the copy is complete
+    return version + 1, target

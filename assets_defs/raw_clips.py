@@ -15,7 +15,8 @@ from upath import UPath
 from assets_defs.media.probe import ProbeError, probe_video
 from assets_defs.models import ClipRecord, ClipSet, ScenePrompts, Script
 from assets_defs.resources import ClipGenerator, Storage
-from orchestration.partitions import SERIES_TIMEZONE, daily_partitions
+from assets_defs.chain import DAILY, SPECIAL, Chain
+from orchestration.partitions import SERIES_TIMEZONE, is_daily_key
 from ray_jobs.backends import frames_for, model_revision
 from ray_jobs.planner import CostModel
 from ray_jobs.requests import ClipRequest, ClipResult
@@ -36,7 +37,7 @@ def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerato
     requests = []
     for scene, prompt in zip(script.scenes, prompts.prompts, strict=True):
         requests.append(ClipRequest(
-            scene_id=f"{script.date}/scene-{scene.index}",
+            scene_id=f"{script.episode}/scene-{scene.index}",
             backend=generator.backend,
             model_revision=revision,
             prompt=prompt.prompt,
@@ -80,11 +81,13 @@ def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool
     )
 
 
-def publish_deadline_s(partition: str, publish_hour: int, now: dt.datetime) -> float | None:
-    """Seconds left until the day's episode is due; None for a day already past (a backfill)."""
-    due = dt.datetime.combine(dt.date.fromisoformat(partition), dt.time(publish_hour), ZoneInfo(SERIES_TIMEZONE))
-    left = (due - now).total_seconds()
-    return left if left > 0 else None
+def publish_deadline_s(partitions: list[str], publish_hour: int, now: dt.datetime) -> float | None:
+    """Seconds left until the earliest due episode among `partitions`; None when none is due
+    (days already past, as in a backfill, and specials, which have no air time)."""
+    left = [(dt.datetime.combine(dt.date.fromisoformat(key), dt.time(publish_hour), ZoneInfo(SERIES_TIMEZONE)) - now).total_seconds()
+            for key in partitions if is_daily_key(key)]
+    left = [s for s in left if s > 0]
+    return min(left) if left else None
 
 
 def cost_model_path(root: UPath) -> UPath:
@@ -129,47 +132,60 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
     return [(hit, True) if hit is not None else (next(made), False) for hit in found]
 
 
-def clip_table(records: list[ClipRecord]) -> dg.TableMetadataValue:
+def clip_table(clip_sets: list[ClipSet]) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(
         records=[dg.TableRecord({
-            "scene": c.scene, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
+            "episode": clips.episode, "scene": c.scene, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
             "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": c.timings.get("generate_s", 0.0),
             "model_revision": c.model_revision, "prompt": c.prompt, "path": c.path,
-        }) for c in records],
+        }) for clips in clip_sets for c in clips.clips],
         schema=dg.TableSchema(columns=[
-            dg.TableColumn("scene", "int"), dg.TableColumn("cached", "bool"), dg.TableColumn("seed", "int"),
-            dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
+            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("cached", "bool"),
+            dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
             dg.TableColumn("generate_s", "float"), dg.TableColumn("model_revision", "string"),
             dg.TableColumn("prompt", "string"), dg.TableColumn("path", "string"),
         ]),
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions, group_name="generation", code_version="1", kinds={"ray", "video"},
-    # The GPU stage: runs share the replica pool through this concurrency pool (its limit is set per
-    # deployment, e.g. `dagster instance concurrency set gpu 2`); transient failures retry with backoff,
-    # and a retry regenerates only clips that are not yet in storage.
-    pool="gpu",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
-)
-def raw_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
-              clip_generator: ClipGenerator, storage: Storage) -> ClipSet:
-    """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache."""
-    revision = model_revision(clip_generator.settings(), script.sky_version)
-    requests = clip_requests(script, scene_prompts, clip_generator, revision)
-    deadline = publish_deadline_s(script.date, clip_generator.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
-    outcomes = generate_missing(requests, clip_generator, storage, context.log, deadline)
-    records = [to_record(scene.index, request, result, cached)
-               for scene, request, (result, cached) in zip(script.scenes, requests, outcomes)]
-    clips = ClipSet(date=script.date, clips=records)
-    context.add_output_metadata({
-        "backend": clip_generator.backend,
-        "model_revision": revision,
-        "clips": len(records),
-        "cache_hits": len(records) - clips.generated,
-        "generated": clips.generated,
-        "generate_seconds": round(sum(c.timings.get("generate_s", 0.0) for c in records if not c.cached), 3),
-        "clip_table": clip_table(records),
-    })
-    return clips
+def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
+    @chain.asset(
+        "raw_clips", "generation", code_version="2", kinds={"ray", "video"}, ins=chain.ins("script", "scene_prompts"),
+        # The GPU stage: runs share the replica pool through this concurrency pool (its limit is set per
+        # deployment, e.g. `dagster instance concurrency set gpu 2`); transient failures retry with backoff,
+        # and a retry regenerates only clips that are not yet in storage.
+        pool="gpu", retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+    )
+    def raw_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
+                  clip_generator: ClipGenerator, storage: Storage) -> dict[str, ClipSet]:
+        """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache.
+        Every episode of the run (a backfill's days) goes into one queue."""
+        keys = context.partition_keys
+        revisions = {key: model_revision(clip_generator.settings(), script[key].sky_version) for key in keys}
+        requests = {key: clip_requests(script[key], scene_prompts[key], clip_generator, revisions[key]) for key in keys}
+        deadline = publish_deadline_s(keys, clip_generator.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
+        everything = [r for key in keys for r in requests[key]]
+        outcomes = iter(generate_missing(everything, clip_generator, storage, context.log, deadline))
+        clip_sets = {}
+        for key in keys:
+            records = [to_record(scene.index, request, *next(outcomes))
+                       for scene, request in zip(script[key].scenes, requests[key])]
+            clip_sets[key] = ClipSet(episode=script[key].episode, clips=records)
+        generated = [c for clips in clip_sets.values() for c in clips.clips if not c.cached]
+        context.add_output_metadata({
+            "backend": clip_generator.backend,
+            "model_revision": ", ".join(sorted(set(revisions.values()))),
+            "episodes": len(keys),
+            "clips": len(everything),
+            "cache_hits": len(everything) - len(generated),
+            "generated": len(generated),
+            "generate_seconds": round(sum(c.timings.get("generate_s", 0.0) for c in generated), 3),
+            "clip_table": clip_table(list(clip_sets.values())),
+        })
+        return clip_sets
+
+    return raw_clips
+
+
+raw_clips = build_raw_clips(DAILY)
+special_raw_clips = build_raw_clips(SPECIAL)

@@ -7,7 +7,8 @@ from assets_defs.media.probe import ProbeError, luma_frames, probe_video
 from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, Verdict
 from assets_defs.raw_clips import clip_requests, generate_missing, to_record
 from assets_defs.resources import ClipGenerator, ClipReview, Storage
-from orchestration.partitions import daily_partitions
+from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed
+from assets_defs.versions import per_episode
 from ray_jobs.backends import model_revision
 
 RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducible
@@ -49,34 +50,64 @@ def _review(record: ClipRecord, thresholds: ClipReview) -> Verdict:
     return review_clip(record.path, record.width, record.height, record.num_frames, thresholds)
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1")
-def reviewed_clips(context: dg.AssetExecutionContext, script: Script, scene_prompts: ScenePrompts,
-                   raw_clips: ClipSet, clip_generator: ClipGenerator, clip_review: ClipReview,
-                   storage: Storage) -> ReviewedClips:
-    """Technical review of every clip; a rejected clip is made once more with a new seed."""
-    reviewed = []
-    revision = model_revision(clip_generator.settings(), script.sky_version)
-    requests = clip_requests(script, scene_prompts, clip_generator, revision)
-    for record, request in zip(raw_clips.clips, requests, strict=True):
-        verdict = _review(record, clip_review)
-        entry = ReviewedClip(clip=record, verdict=verdict)
-        if not verdict.passed:
-            context.log.warning(f"{request.scene_id}: clip {record.path} rejected ({verdict.reason}); regenerating with a new seed")
-            retry = request.with_seed(record.seed + RETRY_SEED_STEP)
-            [(result, cached)] = generate_missing([retry], clip_generator, storage, context.log)
-            second = to_record(record.scene, retry, result, cached)
-            second_verdict = _review(second, clip_review)
-            if not second_verdict.passed:
-                raise ReviewFailedError(
-                    f"{request.scene_id}: clip failed review twice (seeds {record.seed}, {retry.seed}): {second_verdict.reason}")
-            entry = ReviewedClip(clip=second, verdict=second_verdict, attempts=2,
-                                 rejected=[f"{record.cache_key}: {verdict.reason}"])
-        reviewed.append(entry)
-    context.add_output_metadata({
-        "clips": len(reviewed),
-        "regenerated": sum(r.attempts > 1 for r in reviewed),
+def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts], raw: dict[str, ClipSet],
+                    generator: ClipGenerator, thresholds: ClipReview, storage: Storage, log) -> dict[str, ReviewedClips]:
+    """Review every clip of every episode; all rejected clips are made again in one batch on the pool,
+    each on a new seed. An episode whose clip fails twice fails, naming scene, seeds and reason; the
+    other episodes' clips are reviewed and kept."""
+    entries: dict[tuple[str, int], ReviewedClip] = {}
+    retries = []  # (key, scene number, first record, first verdict, retry request)
+    for key, written in scripts.items():
+        requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings(), written.sky_version))
+        for record, request in zip(raw[key].clips, requests, strict=True):
+            verdict = _review(record, thresholds)
+            if verdict.passed:
+                entries[key, record.scene] = ReviewedClip(clip=record, verdict=verdict)
+            else:
+                log.warning(f"{request.scene_id}: clip {record.path} rejected ({verdict.reason}); regenerating with a new seed")
+                retries.append((key, record, verdict, request.with_seed(record.seed + RETRY_SEED_STEP)))
+    failures = {}
+    outcomes = generate_missing([r[3] for r in retries], generator, storage, log) if retries else []
+    for (key, record, verdict, retry), (result, cached) in zip(retries, outcomes):
+        second = to_record(record.scene, retry, result, cached)
+        second_verdict = _review(second, thresholds)
+        if not second_verdict.passed:
+            failures.setdefault(key, []).append(f"{retry.scene_id}: clip failed review twice (seeds {record.seed}, "
+                                                f"{retry.seed}): {second_verdict.reason}")
+            continue
+        entries[key, record.scene] = ReviewedClip(clip=second, verdict=second_verdict, attempts=2,
+                                                  rejected=[f"{record.cache_key}: {verdict.reason}"])
+    if len(scripts) == 1 and failures:
+        raise ReviewFailedError("; ".join(next(iter(failures.values()))))
+    if failures:
+        raise PartitionsFailed("reviewed_clips", {key: "; ".join(lines) for key, lines in failures.items()})
+    return {key: ReviewedClips(episode=written.episode, clips=[entries[key, s.index] for s in written.scenes])
+            for key, written in scripts.items()}
+
+
+def describe(reviewed: ReviewedClips) -> dict:
+    return {
+        "clips": len(reviewed.clips),
+        "regenerated": sum(r.attempts > 1 for r in reviewed.clips),
         "verdicts": dg.MetadataValue.md("\n".join(
             f"- scene {r.clip.scene}: {'pass' if r.verdict.passed else 'FAIL'} {r.verdict.measures}"
-            + (f" (after rejecting: {'; '.join(r.rejected)})" if r.rejected else "") for r in reviewed)),
-    })
-    return ReviewedClips(date=script.date, clips=reviewed)
+            + (f" (after rejecting: {'; '.join(r.rejected)})" if r.rejected else "") for r in reviewed.clips)),
+    }
+
+
+def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
+    @chain.asset("reviewed_clips", "generation", code_version="2",
+                                 ins=chain.ins("script", "scene_prompts", "raw_clips"))
+    def reviewed_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
+                       raw_clips: dict[str, ClipSet], clip_generator: ClipGenerator, clip_review: ClipReview,
+                       storage: Storage) -> dict[str, ReviewedClips]:
+        """Technical review of every clip; a rejected clip is made once more with a new seed."""
+        reviewed = review_episodes(script, scene_prompts, raw_clips, clip_generator, clip_review, storage, context.log)
+        context.add_output_metadata(per_episode(reviewed, describe))
+        return reviewed
+
+    return reviewed_clips
+
+
+reviewed_clips = build_reviewed_clips(DAILY)
+special_reviewed_clips = build_reviewed_clips(SPECIAL)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
+from assets_defs.edits import Rewrite, load_edit_rules, read_edits, rewrite_for
 from assets_defs.models import SafetyRewrite, ScenePrompt, ScenePrompts, Script
-from assets_defs.resources import SeriesData
-from assets_defs.versions import versioned_output
-from orchestration.partitions import daily_partitions
+from assets_defs.resources import SeriesData, Storage
+from assets_defs.versions import per_episode, versioned_output
 
 
 class BlockedTextError(ValueError):
@@ -80,42 +81,70 @@ def scene_seed(date: str, scene: int) -> int:
     return int.from_bytes(hashlib.sha256(f"starloom:{date}:scene-{scene}".encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def render_prompt(visual: str, script: Script, style: StyleTemplate) -> str:
+def render_prompt(visual: str, script: Script, style: StyleTemplate, edits: list[str] = ()) -> str:
     """Subject and action first, then setting, then the series look: the order Wan2.2's prompt
-    guidance recommends (subject, scene, motion; then style, lighting, camera)."""
+    guidance recommends (subject, scene, motion; then style, lighting, camera). A producer's edits
+    sit right after the subject, where the model weighs them most."""
+    edited = "".join(f" {adds}." for adds in edits)
     return (
-        f"{visual}. Setting: a clear night sky where the stars of {script.latin} ({script.english}) shine. "
+        f"{visual}.{edited} Setting: a clear night sky where the stars of {script.latin} ({script.english}) shine. "
         f"Style: {style.style}. Palette: {style.palette}. Lighting: {style.lighting}. "
         f"Camera: {style.camera}. {style.film}."
     )
 
 
-def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[BlockedTerm]) -> list[ScenePrompt]:
-    """One prompt per scene, all in the series style. Pure: no I/O, no Dagster."""
+def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[BlockedTerm],
+                        edits: list[Rewrite] = ()) -> list[ScenePrompt]:
+    """One prompt per scene, all in the series style, with any edits to that scene. Pure: no I/O, no Dagster."""
     prompts = []
     for scene in script.scenes:
-        where = f"{script.date} scene {scene.index} ({script.latin})"
+        where = f"{script.episode} scene {scene.index} ({script.latin})"
+        mine = [e for e in edits if e.scene == scene.index]
         visual, r1 = screen_text(scene.visual, blocklist, f"{where} visual")
         zh, r2 = screen_text(scene.narration_zh, blocklist, f"{where} narration_zh")
         en, r3 = screen_text(scene.narration_en, blocklist, f"{where} narration_en")
+        added, r4 = zip(*[screen_text(e.adds, blocklist, f"{where} edit") for e in mine]) if mine else ((), ())
         prompts.append(ScenePrompt(
-            scene=scene.index, prompt=render_prompt(visual, script, style), negative_prompt=style.negative,
-            seed=scene_seed(script.date, scene.index), style=style.name, narration_zh=zh, narration_en=en,
-            rewrites=r1 + r2 + r3,
+            scene=scene.index, prompt=render_prompt(visual, script, style, list(added)), negative_prompt=style.negative,
+            seed=scene_seed(script.episode, scene.index), style=style.name, narration_zh=zh, narration_en=en,
+            rewrites=r1 + r2 + r3 + [r for rs in r4 for r in rs],
+            edits=[f"{e.instruction} ({'rule ' + e.rule if e.rule else 'as written'})" for e in mine],
         ))
     return prompts
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="generation", code_version="1", deps=["prompt_rules"])
-def scene_prompts(script: Script, series_data: SeriesData) -> dg.Output[ScenePrompts]:
-    """Text-to-video prompts for each scene of the day's script, in the series style."""
-    style = load_style(series_data.data_dir)
-    prompts = build_scene_prompts(script, style, load_blocklist(series_data.data_dir))
-    rewrites = [f"scene {p.scene}: {r.term} → {r.replacement}" for p in prompts for r in p.rewrites]
-    return versioned_output(ScenePrompts(date=script.date, style=style.name, prompts=prompts), {
-        "scenes": len(prompts),
-        "style": style.name,
-        "seeds": [p.seed for p in prompts],
+def describe(prompts: ScenePrompts) -> dict:
+    rewrites = [f"scene {p.scene}: {r.term} → {r.replacement}" for p in prompts.prompts for r in p.rewrites]
+    return {
+        "scenes": len(prompts.prompts),
+        "style": prompts.style,
+        "seeds": [p.seed for p in prompts.prompts],
         "safety_rewrites": rewrites or ["none"],
-        "prompts": dg.MetadataValue.md("\n\n".join(f"**{p.scene}** (seed {p.seed}) {p.prompt}" for p in prompts)),
-    })
+        "edits": [f"scene {p.scene}: {e}" for p in prompts.prompts for e in p.edits] or ["none"],
+        "prompts": dg.MetadataValue.md("\n\n".join(f"**{p.scene}** (seed {p.seed}) {p.prompt}" for p in prompts.prompts)),
+    }
+
+
+def build_scene_prompts_asset(chain: Chain) -> dg.AssetsDefinition:
+    @chain.asset("scene_prompts", "generation", code_version="2", ins=chain.ins("script"),
+                                 deps=["prompt_rules"])
+    def scene_prompts(context: dg.AssetExecutionContext, script: dict[str, Script], series_data: SeriesData,
+                      storage: Storage) -> dg.Output[dict[str, ScenePrompts]]:
+        """Text-to-video prompts for each scene of the episode's script, in the series style, with producers' edits."""
+        style = load_style(series_data.data_dir)
+        blocklist, rules = load_blocklist(series_data.data_dir), load_edit_rules(series_data.data_dir)
+
+        def prompts_for(key: str) -> ScenePrompts:
+            written = script[key]
+            edits = [rewrite_for(e["instruction"], e["scene"], rules) for e in read_edits(storage.root(), written.episode)]
+            return ScenePrompts(episode=written.episode, style=style.name,
+                                prompts=build_scene_prompts(written, style, blocklist, edits))
+
+        built = each_episode(context.partition_keys, prompts_for, "scene_prompts")
+        return versioned_output(built, per_episode(built, describe))
+
+    return scene_prompts
+
+
+scene_prompts = build_scene_prompts_asset(DAILY)
+special_scene_prompts = build_scene_prompts_asset(SPECIAL)

@@ -8,11 +8,25 @@ import dagster as dg
 from pydantic import BaseModel
 
 
-def content_version(value: BaseModel) -> dg.DataVersion:
-    return dg.DataVersion(hashlib.sha256(value.model_dump_json().encode()).hexdigest()[:16])
+def content_version(values: dict[str, BaseModel]) -> dg.DataVersion:
+    digest = hashlib.sha256()
+    for key in sorted(values):
+        digest.update(values[key].model_dump_json().encode())
+    return dg.DataVersion(digest.hexdigest()[:16])
 
 
-def versioned_output(value: BaseModel, metadata: dict) -> dg.Output:
+def versioned_output(values: dict[str, BaseModel], metadata: dict) -> dg.Output:
     with warnings.catch_warnings():  # data_version on Output is beta in Dagster 1.13
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.Output(value, data_version=content_version(value), metadata=metadata)
+        return dg.Output(values, data_version=content_version(values), metadata=metadata)
+
+
+def per_episode(values: dict, describe) -> dict:
+    """Output metadata: one episode's as is; several episodes' as one markdown list, each named."""
+    if len(values) == 1:
+        return describe(next(iter(values.values())))
+    lines = []
+    for key, value in values.items():
+        shown = {k: v for k, v in describe(value).items() if not isinstance(v, dg.MetadataValue)}
+        lines.append(f"- **{key}**: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    return {"episodes": len(values), "summary": dg.MetadataValue.md("\n".join(lines))}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from orchestration.partitions import PartitionDateError, parse_episode_date, today_in_series
+from orchestration.partitions import SPECIAL_PREFIX, PartitionDateError, parse_episode_date, today_in_series
 from orchestration.resources import Settings, parse_size
 
 
@@ -45,8 +45,6 @@ def cli() -> None:
 @click.option("--language", type=click.Choice(["zh", "en"]), help="Narration and subtitle language (default zh).")
 def episode(date: str | None, backend: str | None, size: str | None, language: str | None) -> None:
     """Make the episode for DATE (YYYY-MM-DD, default today in Asia/Shanghai); prints the mp4's path last."""
-    import dagster as dg
-
     from orchestration.episode_run import run_episode
     from orchestration.progress import show_clip_progress
 
@@ -58,13 +56,95 @@ def episode(date: str | None, backend: str | None, size: str | None, language: s
     settings = Settings.from_env(backend=backend, width=width, height=height, language=language)
     _dagster_home()
     show_clip_progress()
+    click.echo(_run(lambda echo: run_episode(partition, settings, echo=echo, log_level="WARNING"), partition)[partition].video)
+
+
+def _run(work, what: str) -> dict:
+    """Run `work(echo)` and return its final_episode outputs {partition: Episode}; a failure becomes
+    one clean message naming the episode and the root error."""
+    import dagster as dg
+
     try:
-        # Warnings and errors in the terminal beside the progress bar; `starloom ui` has the full log.
-        result = run_episode(partition, settings, echo=lambda line: click.echo(line, err=True), log_level="WARNING")
+        result = work(lambda line: click.echo(line, err=True))
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
-        raise click.ClickException(f"episode {partition} failed: {type(cause).__name__}: {cause}") from None
-    click.echo(result.output_for_node("final_episode").video)
+        raise click.ClickException(f"episode {what} failed: {type(cause).__name__}: {cause}") from None
+    node = next(n for n in ("final_episode", "special__final_episode") if result.job_def.has_node_named(n))
+    return result.output_for_node(node)
+
+
+@cli.command()
+@click.argument("start")
+@click.argument("end")
+def backfill(start: str, end: str) -> None:
+    """Make every episode from START to END (inclusive) in one run: all their clips share one queue
+    on the replica pool, so models load once. Prints each mp4's path."""
+    from orchestration.episode_run import run_chain
+    from orchestration.partitions import daily_partitions
+    from orchestration.progress import show_clip_progress
+
+    try:
+        first, last = parse_episode_date(start), parse_episode_date(end)
+    except PartitionDateError as error:
+        raise click.UsageError(str(error)) from None
+    if first > last:
+        raise click.UsageError(f"START {first} is after END {last}")
+    keys = [k for k in daily_partitions.get_partition_keys() if first <= k <= last]
+    settings = Settings.from_env()
+    _dagster_home()
+    show_clip_progress()
+    episodes = _run(lambda echo: run_chain(keys, settings, echo=echo, log_level="WARNING"), f"{first}…{last}")
+    for key in keys:
+        click.echo(episodes[key].video)
+
+
+@cli.command()
+@click.argument("text")
+def special(text: str) -> None:
+    """Make a special episode told from TEXT (a sentence or a few, naming a myth or a constellation);
+    the same as adding TEXT as a partition of the special chain in the UI. Prints the mp4's path."""
+    from orchestration.episode_run import run_chain
+    from orchestration.partitions import check_special_text, episode_id
+    from orchestration.progress import show_clip_progress
+
+    try:
+        key = check_special_text(text)
+    except PartitionDateError as error:
+        raise click.UsageError(str(error)) from None
+    settings = Settings.from_env()
+    _dagster_home()
+    show_clip_progress()
+    click.echo(f"special {episode_id(key)}", err=True)
+    click.echo(_run(lambda echo: run_chain([key], settings, special=True, echo=echo, log_level="WARNING"),
+                    episode_id(key))[key].video)
+
+
+@cli.command()
+@click.argument("date")
+@click.argument("instruction")
+@click.option("--scene", type=int, required=True, help="The scene to change (1-based, as `starloom lineage` shows).")
+def revise(date: str, instruction: str, scene: int) -> None:
+    """Edit one scene of DATE's episode ("make the lightning brighter"): the instruction is kept,
+    the scene's prompt rewritten, its clip made again and the episode reassembled; the previous cut
+    stays under versions/. Prints the new mp4's path."""
+    from assets_defs.edits import record_edit
+    from orchestration.episode_run import run_episode
+    from orchestration.lineage import LineageError, episode_lineage
+    from orchestration.progress import show_clip_progress
+    from ray_jobs.storage import storage_root
+
+    settings = Settings.from_env()
+    root = storage_root(settings.storage)
+    try:
+        partition = parse_episode_date(date)
+        scenes = len(episode_lineage(root, partition)["scenes"])
+        record_edit(root, partition, scene, instruction, scenes)
+    except (PartitionDateError, LineageError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{partition} scene {scene}: edit recorded: {instruction}", err=True)
+    _dagster_home()
+    show_clip_progress()
+    click.echo(_run(lambda echo: run_episode(partition, settings, echo=echo, log_level="WARNING"), partition)[partition].video)
 
 
 @cli.command()
@@ -106,7 +186,8 @@ def pool(shutdown: bool) -> None:
 @click.argument("date")
 @click.option("--scene", type=int, help="Only this scene.")
 def lineage(date: str, scene: int | None) -> None:
-    """Print what made DATE's episode: catalog rows, prompts, seeds, models, clips, reviews and files."""
+    """Print what made DATE's episode (or a special's, by its special-… id): catalog rows, prompts,
+    edits, seeds, models, clips, reviews and files."""
     from rich.console import Console
     from rich.table import Table
 
@@ -115,13 +196,16 @@ def lineage(date: str, scene: int | None) -> None:
     from ray_jobs.storage import storage_root
 
     try:
-        partition = parse_episode_date(date)
+        partition = date if date.startswith(SPECIAL_PREFIX) else parse_episode_date(date)
         chain = episode_lineage(storage_root(Settings.from_env().storage), partition, scene)
     except (PartitionDateError, LineageError) as error:
         raise click.ClickException(str(error)) from None
     console = Console(width=160)
     stale = "" if chain["catalog_version"] == chain["catalog_now"] else f" (catalog is now {chain['catalog_now']})"
-    console.print(f"[bold]{chain['date']}[/] {chain['constellation']} — {chain['title']}  catalog {chain['catalog_version']}{stale}")
+    console.print(f"[bold]{chain['date']}[/] {chain['constellation']} — {chain['title']}  catalog {chain['catalog_version']}{stale}"
+                  f"  cut v{chain['version']}")
+    if chain["request"]:
+        console.print(f"special, told from: {chain['request']}")
     table = Table(show_lines=True)
     for column in ("scene", "catalog beat", "prompt", "seed", "model", "clip", "review"):
         table.add_column(column, overflow="fold")  # keys and paths are shown whole, folded, never cut
@@ -131,7 +215,8 @@ def lineage(date: str, scene: int | None) -> None:
         table.add_row(
             f"{s['scene']}\n{s['seconds']:.2f} s",
             f"{beat['constellation']} beat {beat['beat']}\n{beat['zh']}\nfocus {beat['focus'] or '-'}",
-            s["prompt"] + (f"\nrewrites: {', '.join(s['rewrites'])}" if s["rewrites"] else ""),
+            s["prompt"] + (f"\nrewrites: {', '.join(s['rewrites'])}" if s["rewrites"] else "")
+            + "".join(f"\nedit: {e}" for e in s["edits"]),
             str(s["seed"]),
             f"{s['backend']}\n{s['model_revision']}\n" + ", ".join(f"{k} {v}" for k, v in s["sampler"].items() if v is not None),
             f"{s['cache_key']}\n{s['clip']}\n{s['replica']}",

@@ -1,4 +1,4 @@
-"""The one Definitions object Dagster loads: assets, checks, job, schedule and resources."""
+"""The one Definitions object Dagster loads: both episode chains, checks, jobs, schedule, sensor, resources."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import dagster as dg
 from assets_defs.catalog import catalog
 from assets_defs.series_files import series_files
 from orchestration.resources import Settings, build_resources
-from orchestration.schedules import DAILY_ASSETS, daily_episode_job, daily_episode_schedule
+from orchestration.schedules import (DAILY_ASSETS, SPECIAL_ASSETS, daily_episode_job, daily_episode_schedule,
+                                     special_episode_job)
 from orchestration.sensors import episode_failure_sensor
 
-ALL_ASSETS = [catalog, *DAILY_ASSETS]
+ALL_ASSETS = [catalog, *DAILY_ASSETS, *SPECIAL_ASSETS]
 
 defs = dg.Definitions(
     assets=[series_files, *ALL_ASSETS],
-    jobs=[daily_episode_job],
+    jobs=[daily_episode_job, special_episode_job],
     schedules=[daily_episode_schedule],
     sensors=[episode_failure_sensor],
     resources=build_resources(Settings.from_env()),

@@ -1,4 +1,4 @@
-"""Materialize one day of the series in this process, recorded in DAGSTER_HOME like any run."""
+"""Materialize episodes in this process (a day, a run of days, a special), recorded in DAGSTER_HOME like any run."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from assets_defs.catalog import catalog
 from assets_defs.series_files import series_files
 from orchestration.definitions import ALL_ASSETS
 from orchestration.resources import Settings, build_resources
-from orchestration.schedules import DAILY_ASSETS
-
+from orchestration.partitions import episode_id, special_partitions
+from orchestration.schedules import DAILY_ASSETS, SPECIAL_ASSETS
 
 
 def console(level: str) -> dict:
@@ -36,20 +36,43 @@ def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
         build_tiny_wan(settings.resolved_model_dir())
 
 
-def run_episode(partition: str, settings: Settings, echo: Callable[[str], None] = print,
-                instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
-                **resource_overrides) -> dg.ExecuteInProcessResult:
-    """Catalog first (unpartitioned), then the day's chain. Raises on failure, naming what broke."""
+def materialize_catalog(settings: Settings, echo: Callable[[str], None], instance: dg.DagsterInstance,
+                        resources: dict, log_level: str) -> None:
     ensure_model(settings, echo)
-    resources = build_resources(settings) | resource_overrides
-    instance = instance or dg.DagsterInstance.get()
     echo(f"catalog from {settings.data_dir}")
     # Observing the editable files first keeps the UI's stale markers true to what is on disk.
     observe_series_files(instance, resources)
     dg.materialize([catalog], instance=instance, resources=resources, run_config=console(log_level))
-    echo(f"episode {partition} with backend {settings.backend} into {settings.storage}")
-    result = dg.materialize(ALL_ASSETS, selection=DAILY_ASSETS, partition_key=partition, instance=instance,
-                            resources=resources, run_config=console(log_level))
+
+
+def run_chain(keys: list[str], settings: Settings, special: bool = False, echo: Callable[[str], None] = print,
+              instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+              **resource_overrides) -> dg.ExecuteInProcessResult:
+    """Catalog first (unpartitioned), then one run over every episode in `keys` (consecutive days,
+    or one special), exactly what a UI backfill launches under the single-run backfill policy.
+    Raises on failure, naming what broke."""
+    resources = build_resources(settings) | resource_overrides
+    instance = instance or dg.DagsterInstance.get()
+    materialize_catalog(settings, echo, instance, resources, log_level)
+    assets = SPECIAL_ASSETS if special else DAILY_ASSETS
+    if special:
+        instance.add_dynamic_partitions(special_partitions.name, keys)
+    tags = {}
+    if len(keys) > 1:  # a range: one run, every day's clips in one queue on the pool
+        tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+    what = f"special {episode_id(keys[0])}" if special else (keys[0] if len(keys) == 1 else f"{keys[0]}…{keys[-1]}")
+    echo(f"episode {what} with backend {settings.backend} into {settings.storage}")
+    job = dg.define_asset_job("episode_run", selection=dg.AssetSelection.assets(*assets))
+    defs = dg.Definitions(assets=ALL_ASSETS, jobs=[job], resources=resources)
+    result = defs.resolve_job_def("episode_run").execute_in_process(
+        instance=instance, partition_key=keys[0] if len(keys) == 1 else None, tags=tags, run_config=console(log_level))
     for check in result.get_asset_check_evaluations():
         echo(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
     return result
+
+
+def run_episode(partition: str, settings: Settings, echo: Callable[[str], None] = print,
+                instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+                **resource_overrides) -> dg.ExecuteInProcessResult:
+    """One day of the series (the CLI's `starloom episode`)."""
+    return run_chain([partition], settings, False, echo, instance, log_level, **resource_overrides)

@@ -8,7 +8,9 @@ import json
 from upath import UPath
 
 from assets_defs.catalog import read_catalog
+from assets_defs.edits import read_edits
 from assets_defs.models import ClipSet, ReviewedClips, ScenePrompts, Script
+from orchestration.partitions import SPECIAL_PREFIX
 from ray_jobs.storage import asset_path, catalog_dir, clip_record_path, episode_dir
 
 
@@ -17,14 +19,17 @@ class LineageError(LookupError):
 
 
 def _load(root: UPath, asset: str, date: str, model):
-    path = asset_path(root, asset, date, ".json")
+    prefix = "special/" if date.startswith(SPECIAL_PREFIX) else ""
+    path = asset_path(root, prefix + asset, date, ".json")
     if not path.exists():
-        raise LineageError(f"no {asset} stored for {date} at {path}; run `starloom episode {date}` first")
+        raise LineageError(f"no {asset} stored for {date} at {path}; make that episode first")
     return model.model_validate_json(path.read_text())
 
 
 def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
+    """`date` is a day of the series or a special's id (special-…)."""
     script = _load(root, "script", date, Script)
+    edits = read_edits(root, date)
     prompts = {p.scene: p for p in _load(root, "scene_prompts", date, ScenePrompts).prompts}
     clips = {c.scene: c for c in _load(root, "raw_clips", date, ClipSet).clips}
     reviewed = {r.clip.scene: r for r in _load(root, "reviewed_clips", date, ReviewedClips).clips}
@@ -47,6 +52,7 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
             "catalog_beat": {"constellation": script.constellation, "beat": s.beat, "zh": beats.loc[s.beat].zh,
                              "visual": beats.loc[s.beat].visual, "focus": s.focus},
             "prompt": prompts[s.index].prompt, "negative_prompt": prompts[s.index].negative_prompt,
+            "edits": [f"{e['instruction']} ({e['at']})" for e in edits if e["scene"] == s.index],
             "seed": final.seed, "rewrites": [f"{r.term} → {r.replacement}" for r in prompts[s.index].rewrites],
             "backend": final.backend, "model_revision": final.model_revision,
             "sampler": {"steps": final.steps, "guidance_scale": final.guidance_scale,
@@ -57,7 +63,8 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
                        "measures": reviewed[s.index].verdict.measures, "rejected": reviewed[s.index].rejected},
         })
     return {
-        "date": date, "constellation": f"{script.latin} {script.chinese}", "title": f"{script.title_zh} / {script.title_en}",
+        "date": date, "request": script.request, "version": manifest.get("version", 1) if manifest else 0,
+        "constellation": f"{script.latin} {script.chinese}", "title": f"{script.title_zh} / {script.title_en}",
         "catalog_version": script.catalog_version, "catalog_now": catalog.version, "scenes": scenes,
         "files": manifest["files"] if manifest else {}, "episode_dir": str(episode_dir(root, date)),
     }

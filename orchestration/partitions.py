@@ -38,3 +38,42 @@ def parse_episode_date(text: str) -> str:
     if not SERIES_START <= day <= last:
         raise PartitionDateError(f"episode date {day} is outside the series ({SERIES_START} to {last}, today in {SERIES_TIMEZONE})")
     return day.isoformat()
+
+
+# Specials (ad-hoc episodes) are keyed by the producer's own sentence: the key is what the UI's
+# "Add partition" box and `starloom special` both take, so a special needs no other input.
+special_partitions = dg.DynamicPartitionsDefinition(name="specials")
+SPECIAL_PREFIX = "special-"
+MAX_SPECIAL_CHARS = 400
+
+
+def is_daily_key(key: str) -> bool:
+    try:
+        dt.date.fromisoformat(key)
+    except ValueError:
+        return False
+    return len(key) == 10
+
+
+def episode_id(key: str) -> str:
+    """The episode's name in storage and lineage: the date for a day of the series, a short content
+    hash for a special (whose key is free text, unfit for paths)."""
+    if is_daily_key(key):
+        return key
+    import hashlib
+
+    return SPECIAL_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def check_special_text(text: str) -> str:
+    """The special's sentence as a partition key, or an error saying what is wrong with it."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise PartitionDateError("a special needs a sentence to tell, got nothing")
+    if len(cleaned) > MAX_SPECIAL_CHARS:
+        raise PartitionDateError(f"a special's sentence is {len(cleaned)} characters; keep it under {MAX_SPECIAL_CHARS}")
+    if is_daily_key(cleaned):
+        raise PartitionDateError(f"{cleaned!r} is a date: use `starloom episode {cleaned}` for a day of the series")
+    if "..." in cleaned:  # Dagster reserves "..." in partition keys (ranges); the CJK ellipsis is fine
+        cleaned = cleaned.replace("...", "…")
+    return cleaned

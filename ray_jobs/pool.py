@@ -84,10 +84,13 @@ class ReplicaPool:
                  on_done: Callable[[ClipResult], None] | None = None,
                  on_retry: Callable[[str], None] | None = None) -> list[ClipResult]:
         """Results in request order; each idle replica pulls the next clip from one queue.
-        `on_retry` hears, in words, of each failed attempt that will be tried again."""
+        `on_retry` hears, in words, of each failed attempt that will be tried again. A clip that fails
+        `max_attempts` times does not stop the others (a backfill's other days finish and are stored);
+        the call then raises, naming every clip that failed."""
         queue = list(range(len(requests)))
         attempts = [0] * len(requests)
         results: dict[int, ClipResult] = {}
+        failed: dict[int, BaseException] = {}
         running: dict[ray.ObjectRef, tuple[int, int, list[ray.ObjectRef]]] = {}
         idle = list(range(len(self.replicas)))
         while queue or running:
@@ -105,11 +108,9 @@ class ReplicaPool:
                 if isinstance(error, RayActorError):  # a dead replica (or rank): bring it back
                     self.replicas[slot].revive()
                 if attempts[index] >= self.max_attempts:
-                    for ref in running:
-                        ray.cancel(ref)
-                    cause = getattr(error, "cause", None) or error  # RayTaskError wraps the replica's exception
-                    raise ClipGenerationError(f"{requests[index].scene_id}: clip generation failed "
-                                              f"{attempts[index]} times: {type(cause).__name__}: {cause}") from error
+                    failed[index] = error
+                    idle.append(slot)
+                    continue
                 queue.insert(0, index)  # next idle replica takes it; this one goes to the back
                 idle.append(slot)
                 if on_retry is not None:
@@ -119,6 +120,9 @@ class ReplicaPool:
             idle.insert(0, slot)
             if on_done is not None:
                 on_done(results[index])
+        if failed:
+            raise ClipGenerationError({requests[i].scene_id: f"clip generation failed {attempts[i]} times: {_cause(e)}"
+                                       for i, e in sorted(failed.items())}, done=len(results))
         return [results[i] for i in range(len(requests))]
 
     def stats(self) -> list[dict]:
@@ -128,6 +132,11 @@ class ReplicaPool:
         for replica in self.replicas:
             replica.stop()
         self.replicas = []
+
+
+def _cause(error: BaseException) -> str:
+    cause = getattr(error, "cause", None) or error  # RayTaskError wraps the replica's exception
+    return f"{type(cause).__name__}: {cause}"
 
 
 def running_replicas() -> list[str]:

@@ -62,4 +62,10 @@ class ClipResult:
 
 
 class ClipGenerationError(RuntimeError):
-    """A clip could not be generated; the message names the scene and the backend's error."""
+    """Clips that could not be generated; the message names each scene and the backend's error.
+    Clips that did succeed in the same call are stored already."""
+
+    def __init__(self, failures: dict[str, str], done: int = 0):
+        self.failures, self.done = failures, done
+        lines = "; ".join(f"{scene}: {why}" for scene, why in failures.items())
+        super().__init__(f"{lines} ({len(failures)} clip(s) failed, {done} made and stored)")

@@ -12,10 +12,18 @@ def test_definitions_load_with_the_whole_chain_schedule_and_checks():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"catalog_files", "prompt_rules", "catalog", "script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"}
-    assert {c.name for c in graph.asset_check_keys} == {
-        "duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration", "formats_decodable",
-        "manifest_matches_files", "webhook_delivered"}
+    stages = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
+    assert keys == {"catalog_files", "prompt_rules", "catalog", *stages, *[f"special/{s}" for s in stages]}
+    checks = {"duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration", "formats_decodable",
+              "manifest_matches_files", "webhook_delivered"}
+    assert {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys} == {
+        (asset, name) for asset in ("final_episode", "special/final_episode") for name in checks}
+    # A backfill of any number of days is one run: every daily and special stage is single-run.
+    for stage in stages:
+        for key in (stage, f"special/{stage}"):
+            policy = graph.get(dg.AssetKey.from_user_string(key)).backfill_policy
+            assert policy is not None and policy.max_partitions_per_run is None, key
+    assert graph.get(dg.AssetKey("raw_clips")).pools == {"gpu"}
     schedule = defs.resolve_schedule_def("daily_episode_job_schedule")
     assert schedule.cron_schedule == "0 6 * * *" and schedule.execution_timezone == "Asia/Shanghai"
 
@@ -50,7 +58,8 @@ def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
 
 
-@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["lineage"], ["ray"], ["ray", "start"], ["build-tiny-wan"]])
+@pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["lineage"], ["ray"], ["ray", "start"], ["build-tiny-wan"],
+                                     ["backfill"], ["special"], ["revise"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

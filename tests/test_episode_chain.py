@@ -28,8 +28,13 @@ from tests.conftest import DAY, make_settings
 pytestmark = pytest.mark.slow
 
 
-def _outputs(result):
-    return {name: result.output_for_node(name) for name in ("script", "scene_prompts", "raw_clips", "final_episode")}
+def _outputs(result, prefix=""):
+    """Each stage's record for the run's one episode (stages hand over {partition: record})."""
+    outputs = {}
+    for name in ("script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"):
+        [value] = result.output_for_node(prefix + name).values()
+        outputs[name] = value
+    return outputs
 
 
 def _sha(path) -> str:
@@ -208,7 +213,8 @@ def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_rea
     settings = make_settings(tmp_path)
     message = _fails_with(ReviewFailedError, DAY, settings, instance=instance, clip_review=ClipReview(min_mean_luma=250))
     assert message.startswith(f"{DAY}/scene-1: clip failed review twice") and "black: mean luma" in message
-    assert len(_clip_files(tmp_path / "storage")) == 3 + 1  # three scenes, one retry on a new seed
+    # Every rejected clip is made once more on a new seed, all in one batch on the pool.
+    assert len(_clip_files(tmp_path / "storage")) == 3 + 3
 
 
 def _graphql(port: int, query: str) -> dict:

@@ -64,8 +64,10 @@ def test_daily_deadline_is_the_publish_hour_and_past_days_have_none():
     from assets_defs.raw_clips import publish_deadline_s
 
     morning = dt.datetime(2026, 11, 27, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    assert publish_deadline_s("2026-11-27", 18, morning) == 12 * 3600
-    assert publish_deadline_s("2026-11-20", 18, morning) is None
+    assert publish_deadline_s(["2026-11-27"], 18, morning) == 12 * 3600
+    assert publish_deadline_s(["2026-11-20", "2026-11-28", "2026-11-27"], 18, morning) == 12 * 3600
+    assert publish_deadline_s(["Andromeda on her rock"], 18, morning) is None
+    assert publish_deadline_s(["2026-11-20"], 18, morning) is None
 
 
 def test_gpu_check_runs_its_small_mode_on_a_cpu():

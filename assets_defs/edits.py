@@ -1,0 +1,78 @@
+"""Producers' edits to one scene ("make the lightning brighter"): kept as data beside the episode,
+turned into prompt words by the rules in data/edit_rules.toml, and shown in lineage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from upath import UPath
+
+from ray_jobs.storage import atomic_write_text
+
+
+@dataclass(frozen=True)
+class EditRule:
+    name: str
+    pattern: re.Pattern
+    adds: str
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    scene: int
+    instruction: str
+    rule: str  # the rule that understood it, or "" when the instruction goes in as written
+    adds: str
+
+
+def load_edit_rules(data_dir: str | Path) -> list[EditRule]:
+    path = Path(data_dir) / "edit_rules.toml"
+    rules = []
+    for number, entry in enumerate(tomllib.loads(path.read_text(encoding="utf-8")).get("rule", []), start=1):
+        missing = [f for f in ("name", "match", "adds") if not str(entry.get(f, "")).strip()]
+        if missing:
+            raise ValueError(f"{path} rule {number}: field(s) {', '.join(missing)} missing or empty")
+        try:
+            pattern = re.compile(entry["match"])
+        except re.error as error:
+            raise ValueError(f"{path} rule {number} ({entry['name']}): field 'match' is not a valid pattern: {error}") from None
+        rules.append(EditRule(entry["name"], pattern, entry["adds"]))
+    return rules
+
+
+def rewrite_for(instruction: str, scene: int, rules: list[EditRule]) -> Rewrite:
+    """The prompt words an instruction asks for: the first rule that matches, filled from its groups."""
+    for rule in rules:
+        found = rule.pattern.search(instruction)
+        if found:
+            thing = (found.groupdict().get("thing") or "").strip(" ，,。.")
+            return Rewrite(scene, instruction, rule.name, rule.adds.format(thing=thing))
+    return Rewrite(scene, instruction, "", instruction.strip())
+
+
+def edits_path(root: UPath, episode: str) -> UPath:
+    return root / "edits" / f"{episode}.json"
+
+
+def read_edits(root: UPath, episode: str) -> list[dict]:
+    path = edits_path(root, episode)
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def record_edit(root: UPath, episode: str, scene: int, instruction: str, scenes: int,
+                now: dt.datetime | None = None) -> list[dict]:
+    """Append an edit to the episode's list (every edit is kept; later ones add to earlier ones)."""
+    if not instruction.strip():
+        raise ValueError(f"{episode} scene {scene}: the edit instruction is empty")
+    if not 1 <= scene <= scenes:
+        raise ValueError(f"{episode} has scenes 1–{scenes}, not {scene}")
+    edits = read_edits(root, episode)
+    edits.append({"scene": scene, "instruction": instruction.strip(),
+                  "at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")})
+    atomic_write_text(edits_path(root, episode), json.dumps(edits, ensure_ascii=False, indent=2))
+    return edits

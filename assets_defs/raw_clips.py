@@ -19,7 +19,7 @@ from assets_defs.chain import DAILY, SPECIAL, Chain
 from orchestration.partitions import SERIES_TIMEZONE, is_daily_key
 from ray_jobs.backends import frames_for, model_revision
 from ray_jobs.planner import CostModel
-from ray_jobs.requests import ClipRequest, ClipResult
+from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult
 from ray_jobs.storage import atomic_write_text, clip_path, clip_record_path
 
 
@@ -165,7 +165,14 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
         requests = {key: clip_requests(script[key], scene_prompts[key], clip_generator, revisions[key]) for key in keys}
         deadline = publish_deadline_s(keys, clip_generator.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
         everything = [r for key in keys for r in requests[key]]
-        outcomes = iter(generate_missing(everything, clip_generator, storage, context.log, deadline))
+        try:
+            outcomes = iter(generate_missing(everything, clip_generator, storage, context.log, deadline))
+        except ClipGenerationError as error:
+            # Each failed clip was already tried on the pool max_attempts times; a step retry would only
+            # repeat them. The clips that were made are stored, so a re-run makes only the failed ones.
+            raise dg.Failure(description=str(error), allow_retries=False, metadata={
+                "failed_clips": dg.MetadataValue.md("\n".join(f"- {scene}: {why}" for scene, why in error.failures.items())),
+                "made_and_stored": error.done}) from error
         clip_sets = {}
         for key in keys:
             records = [to_record(scene.index, request, *next(outcomes))

@@ -5,6 +5,8 @@
 VENV ?= .venv
 PYTHON ?= python3
 APT_PACKAGES := ffmpeg espeak-ng fonts-noto-cjk sox chromium
+# The tests also start a real PostgreSQL server for the production Dagster instance.
+TEST_APT_PACKAGES := $(APT_PACKAGES) postgresql
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -14,6 +16,7 @@ episode: setup
 	$(VENV)/bin/starloom episode $(DATE) $(if $(BACKEND),--backend $(BACKEND))
 
 # pytest exits 5 when it collects nothing: for this project that means a broken suite, so fail.
+test: APT_PACKAGES := $(TEST_APT_PACKAGES)
 test: setup
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is missing" >&2; exit 1; fi; \

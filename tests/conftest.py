@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -98,3 +99,46 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
 def instance():
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(found[-1]) if found else shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL server (Debian's `postgresql` package) on a free loopback port, with trust
+    auth and a `starloom` database; yields the DAGSTER_PG_* environment. Run as root (as in CI), the
+    server runs as the `postgres` user, since PostgreSQL refuses to run as root."""
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: `make test` installs the postgresql package with apt")
+        pytest.skip("PostgreSQL is not installed")
+    # Not under pytest's tmp folder: that is private to root, and the server runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="starloom-postgres-"))
+    data, sockets, port = base / "data", base / "sockets", free_port()
+    sockets.mkdir()
+    as_owner = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    run = lambda *cmd: subprocess.run([*as_owner, *cmd], check=True, capture_output=True, text=True, timeout=120)  # noqa: E731
+    run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+    run(pg_ctl, "-D", str(data), "-w", "-l", str(base / "server.log"), "-o",
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    try:
+        run(_postgres_bin("createdb") or "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "starloom")
+        yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_USER": "postgres",
+               "DAGSTER_PG_PASSWORD": "unused-with-trust-auth", "DAGSTER_PG_DB": "starloom"}
+    finally:
+        subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)

@@ -122,3 +122,24 @@ def test_raw_clips_is_in_the_gpu_pool_and_retries():
 
     assert raw_clips.op.pool == "gpu"
     assert raw_clips.op.retry_policy.max_retries == 2
+
+
+def test_helm_values_point_at_this_code_and_only_at_variables_it_reads():
+    import re
+
+    import yaml
+
+    from orchestration.resources import PROJECT_ROOT
+
+    values = yaml.safe_load((PROJECT_ROOT / "infra" / "helm" / "dagster-values.yaml").read_text())
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "orchestration.definitions"]
+    read = set(re.findall(r"STARLOOM_[A-Z_]+", (PROJECT_ROOT / "orchestration" / "resources.py").read_text()))
+    named = {e["name"] for e in deployment["env"]}
+    assert {n for n in named if n.startswith("STARLOOM_")} <= read
+    assert values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"] == [{"name": "starloom-secrets"}]
+    secrets = list(yaml.safe_load_all((PROJECT_ROOT / "infra" / "k8s" / "secrets.example.yaml").read_text()))
+    assert {s["metadata"]["name"] for s in secrets} == {"starloom-secrets", values["global"]["postgresqlSecretName"]}
+    limits = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    production = yaml.safe_load((PROJECT_ROOT / "infra" / "dagster.yaml").read_text())
+    assert limits == production["concurrency"]["runs"]["tag_concurrency_limits"]  # the same policy in both places

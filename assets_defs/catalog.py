@@ -1,4 +1,6 @@
-"""The `catalog` asset: constellations, their stars and stick figures, and their myths, from data/.
+"""The `catalog` asset: the 88 constellations, their stars and stick figures, the Chinese sky, and
+the stories episodes tell (myths from data/myths, and an astronomy-led story for every constellation
+no myth covers), from data/.
 
 Files a person edits (CSV and TOML, readable in a diff) are validated row by row; a bad row fails
 with the file, the row and the field named. The validated tables are written as parquet.
@@ -19,8 +21,9 @@ from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
 from ray_jobs.storage import atomic_write_bytes, atomic_write_text, read_parquet
 
-TABLES = ("constellations", "beats", "stars", "figures")
-MIN_BEATS = 3
+TABLES = ("constellations", "stories", "beats", "stars", "figures", "asterisms", "asterism_lines")
+MIN_BEATS, MAX_BEATS = 3, 5
+CULTURES = ("greek", "chinese", "astronomy")
 
 
 class CatalogError(ValueError):
@@ -31,18 +34,24 @@ class CatalogError(ValueError):
 class Catalog:
     """The series' source of truth. `version` hashes every input file, so edits are traceable."""
 
-    constellations: pd.DataFrame  # abbr, latin, english, chinese, genitive, rotation, title_*, source
-    beats: pd.DataFrame  # constellation, beat, zh, en, visual, focus, transition
-    stars: pd.DataFrame  # hip, ra_deg, dec_deg, mag, bv, name
+    constellations: pd.DataFrame  # abbr, latin, genitive, english, chinese (all 88)
+    stories: pd.DataFrame  # id, constellation, kind (myth|astronomy), culture, title_zh, title_en, source, asterisms, festival
+    beats: pd.DataFrame  # story, beat, zh, en, visual, focus, transition
+    stars: pd.DataFrame  # hip, ra_deg, dec_deg, mag, bv, name, name_zh
     figures: pd.DataFrame  # constellation, line, seq, hip
+    asterisms: pd.DataFrame  # name_zh, english, pinyin, kind (mansion|enclosure|asterism), ra_deg, dec_deg
+    asterism_lines: pd.DataFrame  # asterism, line, seq, ra_deg, dec_deg, hip
     version: str  # every file: myths included
     sky_version: str  # only what the sky renderer draws: stars, figures, names
 
     def constellation(self, abbr: str) -> pd.Series:
         return self.constellations.set_index("abbr").loc[abbr]
 
-    def beats_of(self, abbr: str) -> pd.DataFrame:
-        return self.beats[self.beats.constellation == abbr].sort_values("beat")
+    def story(self, story_id: str) -> pd.Series:
+        return self.stories.set_index("id").loc[story_id]
+
+    def beats_of(self, story_id: str) -> pd.DataFrame:
+        return self.beats[self.beats.story == story_id].sort_values("beat")
 
 
 def _rows(path: Path, required: dict[str, type]) -> list[dict]:
@@ -72,19 +81,27 @@ def _check_range(path: Path, rows: list[dict], field: str, low: float, high: flo
             raise CatalogError(f"{path} row {number} (line {number + 1}): field '{field}' = {row[field]} is outside [{low}, {high}]")
 
 
-def _load_myth(path: Path, abbr: str, star_names: set[str]) -> tuple[dict, list[dict]]:
-    if not path.exists():
-        raise CatalogError(f"{path}: no myth file for constellation {abbr}")
+def _load_myth(path: Path, abbrs: set[str], star_names: set[str], asterism_names: set[str]) -> tuple[dict, list[dict]]:
     try:
         myth = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise CatalogError(f"{path}: not valid TOML: {error}") from None
+    story = path.stem
+    abbr = str(myth.get("constellation", story if story in abbrs else "")).strip()
+    if abbr not in abbrs:
+        raise CatalogError(f"{path}: field 'constellation' = {abbr!r} is not an IAU abbreviation in data/sky/constellations.csv")
     for field in ("title_zh", "title_en", "source"):
         if not str(myth.get(field, "")).strip():
             raise CatalogError(f"{path}: field '{field}' is missing or empty")
+    culture = str(myth.get("culture", "greek")).strip()
+    if culture not in CULTURES:
+        raise CatalogError(f"{path}: field 'culture' = {culture!r} is not one of {', '.join(CULTURES)}")
+    unknown = [name for name in myth.get("asterisms", []) if name not in asterism_names]
+    if unknown:
+        raise CatalogError(f"{path}: field 'asterisms' names unknown Chinese asterism(s) {', '.join(unknown)}")
     beats = myth.get("beat", [])
-    if len(beats) < MIN_BEATS:
-        raise CatalogError(f"{path}: {len(beats)} beat(s); a myth needs at least {MIN_BEATS}")
+    if not MIN_BEATS <= len(beats) <= MAX_BEATS:
+        raise CatalogError(f"{path}: {len(beats)} beat(s); a myth needs {MIN_BEATS} to {MAX_BEATS}")
     rows = []
     for number, beat in enumerate(beats, start=1):
         for field in ("zh", "en", "visual"):
@@ -96,41 +113,117 @@ def _load_myth(path: Path, abbr: str, star_names: set[str]) -> tuple[dict, list[
         transition = str(beat.get("transition", "")).strip()
         if transition and transition not in TRANSITIONS:
             raise CatalogError(f"{path} beat {number}: field 'transition' = {transition!r} is not one of {', '.join(TRANSITIONS)}")
-        rows.append({"constellation": abbr, "beat": number, "zh": beat["zh"].strip(), "en": beat["en"].strip(),
+        rows.append({"story": story, "beat": number, "zh": beat["zh"].strip(), "en": beat["en"].strip(),
                      "visual": beat["visual"].strip(), "focus": focus, "transition": transition})
-    header = {"title_zh": myth["title_zh"], "title_en": myth["title_en"], "source": myth["source"]}
+    header = {"id": story, "constellation": abbr, "kind": "myth", "culture": culture, "title_zh": myth["title_zh"].strip(),
+              "title_en": myth["title_en"].strip(), "source": myth["source"].strip(),
+              "asterisms": ";".join(myth.get("asterisms", [])), "festival": str(myth.get("festival", "")).strip()}
     return header, rows
+
+
+def _star_colour(bv: str) -> str:
+    try:
+        value = float(bv)
+    except ValueError:
+        return "white"
+    return ("blue-white" if value < 0.0 else "white" if value < 0.3 else "yellow-white" if value < 0.6
+            else "yellow" if value < 0.9 else "orange" if value < 1.4 else "red-orange")
+
+
+def astronomy_story(row: dict, members: list[dict]) -> tuple[dict, list[dict]]:
+    """An episode for a constellation no myth covers: what it is called, its brightest star, and its
+    figure (the script adds where to look tonight). Whole sentences, from the star data."""
+    abbr, latin, chinese, english = row["abbr"], row["latin"], row["chinese"], row["english"]
+    brightest = min(members, key=lambda s: s["mag"])
+    meaning = f", the {english}" if english.lower() != latin.lower() else ""
+    intro = (f"今晚我们认识{chinese}，它的拉丁名是{latin}。", f"Tonight we meet {latin}{meaning}.",
+             f"the faint stars of the constellation {latin} appearing one by one in a deep blue night sky")
+    if brightest["name"] or brightest["name_zh"]:
+        star = brightest
+        second = (f"它最亮的星是{star['name_zh'] or star['name']}，亮度约{star['mag']:.1f}等。",
+                  f"Its brightest star, {star['name']}, shines at magnitude {star['mag']:.1f}." if star["name"]
+                  else f"Its brightest star shines at magnitude {star['mag']:.1f}.",
+                  f"a single {_star_colour(star['bv'])} star glowing softly among fainter stars, a gentle halo around it",
+                  star["name"])
+    else:
+        second = (f"它最亮的星也只有{brightest['mag']:.1f}等，要在远离灯光的地方才看得见。",
+                  f"Even its brightest star is only magnitude {brightest['mag']:.1f}, so look from somewhere truly dark.",
+                  "a field of faint stars under a truly dark sky far from any city lights", "")
+    figure = (f"{len(members)}颗星连成了{chinese}的图形。", f"{len(members)} stars join to draw the figure of {latin}.",
+              f"thin lines of light joining the stars of {latin} into its figure, the camera slowly pushing in")
+    beats = [intro + ("",), second, figure + ("",)]
+    story = {"id": f"astro-{abbr}", "constellation": abbr, "kind": "astronomy", "culture": "astronomy",
+             "title_zh": f"认识{chinese}", "title_en": f"Meet {latin}",
+             "source": "IAU constellation figures; Hipparcos star data via d3-celestial", "asterisms": "", "festival": ""}
+    rows = [{"story": story["id"], "beat": n, "zh": zh, "en": en, "visual": visual, "focus": focus, "transition": ""}
+            for n, (zh, en, visual, focus) in enumerate(beats, start=1)]
+    return story, rows
+
+
+def _unique(path: Path, rows: list[dict], fields: tuple[str, ...]) -> None:
+    for field in fields:
+        seen: dict[str, int] = {}
+        for number, row in enumerate(rows, start=1):
+            if row[field] in seen:
+                raise CatalogError(f"{path} row {number} (line {number + 1}): field '{field}' = {row[field]!r} duplicates row {seen[row[field]]}")
+            seen[row[field]] = number
 
 
 def load_catalog(data_dir: str | Path) -> Catalog:
     """Read and validate data/; raises CatalogError naming the first bad file, row and field."""
     data = Path(data_dir)
-    stars_path, figures_path, names_path = data / "sky" / "stars.csv", data / "sky" / "figures.csv", data / "constellations.csv"
-    stars = _rows(stars_path, {"hip": int, "ra_deg": float, "dec_deg": float, "mag": float, "bv": None, "name": None})
+    sky = data / "sky"
+    stars_path, figures_path, names_path = sky / "stars.csv", sky / "figures.csv", sky / "constellations.csv"
+    asterisms_path, lines_path = sky / "chinese_asterisms.csv", sky / "chinese_lines.csv"
+    stars = _rows(stars_path, {"hip": int, "ra_deg": float, "dec_deg": float, "mag": float, "bv": None, "name": None, "name_zh": None})
     _check_range(stars_path, stars, "ra_deg", 0.0, 360.0)
     _check_range(stars_path, stars, "dec_deg", -90.0, 90.0)
+    _unique(stars_path, stars, ("hip",))
     figures = _rows(figures_path, {"constellation": str, "line": int, "seq": int, "hip": int})
-    known = {row["hip"] for row in stars}
+    by_hip = {row["hip"]: row for row in stars}
     for number, row in enumerate(figures, start=1):
-        if row["hip"] not in known:
+        if row["hip"] not in by_hip:
             raise CatalogError(f"{figures_path} row {number} (line {number + 1}): field 'hip' names unknown star {row['hip']}")
-    constellations = _rows(names_path, {f: str for f in ("abbr", "latin", "english", "chinese", "genitive")} | {"rotation": int})
-    drawn = {row["constellation"] for row in figures}
-    star_names = {row["name"] for row in stars if row["name"]}
-    beats = []
+    constellations = _rows(names_path, {f: str for f in ("abbr", "latin", "genitive", "english", "chinese")})
+    _unique(names_path, constellations, ("abbr", "latin", "chinese"))
+    members: dict[str, dict[int, dict]] = {}
+    for row in figures:
+        members.setdefault(row["constellation"], {})[row["hip"]] = by_hip[row["hip"]]
     for number, row in enumerate(constellations, start=1):
-        if row["abbr"] not in drawn:
+        if row["abbr"] not in members:
             raise CatalogError(f"{names_path} row {number} (line {number + 1}): field 'abbr' = {row['abbr']!r} has no stick figure in {figures_path}")
-        header, rows = _load_myth(data / "myths" / f"{row['abbr']}.toml", row["abbr"], star_names)
-        row.update(header)
+    asterisms = _rows(asterisms_path, {"name_zh": str, "english": str, "pinyin": None, "kind": str, "ra_deg": float, "dec_deg": float})
+    _unique(asterisms_path, asterisms, ("name_zh",))
+    asterism_lines = _rows(lines_path, {"asterism": str, "line": int, "seq": int, "ra_deg": float, "dec_deg": float, "hip": None})
+    asterism_names = {row["name_zh"] for row in asterisms}
+    for number, row in enumerate(asterism_lines, start=1):
+        if row["asterism"] not in asterism_names:
+            raise CatalogError(f"{lines_path} row {number} (line {number + 1}): field 'asterism' names unknown asterism {row['asterism']!r}")
+    abbrs = {row["abbr"] for row in constellations}
+    star_names = {row["name"] for row in stars if row["name"]}
+    stories, beats = [], []
+    for path in sorted((data / "myths").glob("*.toml")):
+        header, rows = _load_myth(path, abbrs, star_names, asterism_names)
+        stories.append(header)
         beats.extend(rows)
+    told = {story["constellation"] for story in stories if story["culture"] != "chinese"}
+    for row in constellations:
+        if row["abbr"] not in told:
+            story, rows = astronomy_story(row, list(members[row["abbr"]].values()))
+            stories.append(story)
+            beats.extend(rows)
+    myth_files = sorted((data / "myths").glob("*.toml"))
+    sky_files = [stars_path, figures_path, names_path, asterisms_path, lines_path]
     return Catalog(
-        constellations=pd.DataFrame(constellations).sort_values("rotation", ignore_index=True),
+        constellations=pd.DataFrame(constellations),
+        stories=pd.DataFrame(stories),
         beats=pd.DataFrame(beats),
         stars=pd.DataFrame(stars),
         figures=pd.DataFrame(figures),
-        version=_hash_files([stars_path, figures_path, names_path, *sorted((data / "myths").glob("*.toml"))]),
-        sky_version=_hash_files([stars_path, figures_path, names_path]),
+        asterisms=pd.DataFrame(asterisms),
+        asterism_lines=pd.DataFrame(asterism_lines),
+        version=_hash_files([*sky_files, *myth_files]),
+        sky_version=_hash_files(sky_files),
     )
 
 
@@ -157,11 +250,14 @@ def read_catalog(directory: UPath) -> Catalog:
 def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Output[Catalog]:
     """Constellations, stars, stick figures and myth beats, validated from data/."""
     loaded = load_catalog(series_data.data_dir)
-    preview = loaded.constellations[["abbr", "latin", "chinese", "title_en"]]
+    preview = loaded.stories[["id", "constellation", "culture", "title_zh", "title_en"]]
     metadata = {
         "constellations": len(loaded.constellations),
+        "stories": len(loaded.stories),
+        "myths": int((loaded.stories.kind == "myth").sum()),
+        "chinese_asterisms": len(loaded.asterisms),
         "stars": len(loaded.stars),
-        "myth_beats": len(loaded.beats),
+        "beats": len(loaded.beats),
         "catalog_version": loaded.version,
         "sky_version": loaded.sky_version,
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),

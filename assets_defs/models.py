@@ -17,12 +17,17 @@ class Scene(BaseModel):
     shot: str = ""  # camera hint for the sky renderer: "reveal" draws the figure line by line
     transition: str = "fade"  # how this scene comes in: fade, dissolve, slideleft (a push), fadeblack
     seconds: float
+    asterisms: list[str] = Field(default_factory=list)  # Chinese asterisms drawn over the stars
+    horizon: list[float] = Field(default_factory=list)  # tonight's-sky scene: latitude, sidereal time, azimuth faced
 
 
 class Script(BaseModel):
     episode: str  # the date for a day of the series, special-<hash> for a special
     date: str  # the day it airs (a special: the day it was written)
     request: str = ""  # a special's sentence, as the producer wrote it
+    story: str = ""  # the catalog story told (a myth file's name, or astro-ABBR)
+    culture: str = ""
+    pick: dict[str, str | float | int] = Field(default_factory=dict)  # why this story today: reason, rank, altitude, direction
     episode_number: int
     constellation: str  # IAU abbreviation
     latin: str
@@ -85,6 +90,9 @@ class ClipRecord(BaseModel):
     cached: bool
     replica: str = ""
     timings: dict[str, float] = Field(default_factory=dict)
+    episode: str = ""  # the partition the clip belongs to
+    catalog_version: str = ""  # the catalog the scene's script was written from
+    code_version: str = ""  # the starloom release that made the clip
 
 
 class ClipSet(BaseModel):

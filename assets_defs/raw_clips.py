@@ -54,6 +54,8 @@ def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerato
             constellation=script.constellation,
             focus=scene.focus,
             shot=scene.shot,
+            asterisms=tuple(scene.asterisms),
+            horizon=tuple(scene.horizon),
         ))
     return requests
 
@@ -70,8 +72,9 @@ def cached_clip(root: UPath, request: ClipRequest) -> ClipResult | None:
     return ClipResult(**json.loads(record.read_text())["result"])
 
 
-def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool) -> ClipRecord:
+def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool, script: Script) -> ClipRecord:
     return ClipRecord(
+        episode=script.episode, catalog_version=script.catalog_version, code_version=made_by(request, result),
         scene=scene, cache_key=result.cache_key, path=result.path, backend=request.backend,
         model_revision=request.model_revision, seed=request.seed, prompt=request.prompt,
         width=result.width, height=result.height, num_frames=result.num_frames, fps=result.fps,
@@ -79,6 +82,15 @@ def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool
         flow_shift=request.flow_shift, cached=cached,
         replica=result.replica, timings=result.timings,
     )
+
+
+def made_by(request: ClipRequest, result: ClipResult) -> str:
+    """The code version written in the clip's lineage record (a clip from the cache keeps the one that made it)."""
+    path = UPath(result.path).with_suffix(".json")
+    try:
+        return json.loads(path.read_text()).get("code_version", "")
+    except (OSError, ValueError):
+        return ""
 
 
 def publish_deadline_s(partitions: list[str], publish_hour: int, now: dt.datetime) -> float | None:
@@ -137,12 +149,14 @@ def clip_table(clip_sets: list[ClipSet]) -> dg.TableMetadataValue:
         records=[dg.TableRecord({
             "episode": clips.episode, "scene": c.scene, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
             "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": c.timings.get("generate_s", 0.0),
-            "model_revision": c.model_revision, "prompt": c.prompt, "path": c.path,
+            "model_revision": c.model_revision, "code_version": c.code_version, "catalog_version": c.catalog_version,
+            "prompt": c.prompt, "path": c.path,
         }) for clips in clip_sets for c in clips.clips],
         schema=dg.TableSchema(columns=[
             dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("cached", "bool"),
             dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
             dg.TableColumn("generate_s", "float"), dg.TableColumn("model_revision", "string"),
+            dg.TableColumn("code_version", "string"), dg.TableColumn("catalog_version", "string"),
             dg.TableColumn("prompt", "string"), dg.TableColumn("path", "string"),
         ]),
     )
@@ -175,7 +189,7 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
                 "made_and_stored": error.done}) from error
         clip_sets = {}
         for key in keys:
-            records = [to_record(scene.index, request, *next(outcomes))
+            records = [to_record(scene.index, request, *next(outcomes), script[key])
                        for scene, request in zip(script[key].scenes, requests[key])]
             clip_sets[key] = ClipSet(episode=script[key].episode, clips=records)
         generated = [c for clips in clip_sets.values() for c in clips.clips if not c.cached]

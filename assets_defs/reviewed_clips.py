@@ -69,7 +69,7 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     failures = {}
     outcomes = generate_missing([r[3] for r in retries], generator, storage, log) if retries else []
     for (key, record, verdict, retry), (result, cached) in zip(retries, outcomes):
-        second = to_record(record.scene, retry, result, cached)
+        second = to_record(record.scene, retry, result, cached, scripts[key])
         second_verdict = _review(second, thresholds)
         if not second_verdict.passed:
             failures.setdefault(key, []).append(f"{retry.scene_id}: clip failed review twice (seeds {record.seed}, "
@@ -95,6 +95,24 @@ def describe(reviewed: ReviewedClips) -> dict:
     }
 
 
+def review_table(episodes: list[ReviewedClips]) -> dg.TableMetadataValue:
+    """Each clip that goes into the film: what made it and what the review measured."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({
+            "episode": e.episode, "scene": r.clip.scene, "passed": r.verdict.passed, "attempts": r.attempts,
+            "seed": r.clip.seed, "key": r.clip.cache_key, "model_revision": r.clip.model_revision,
+            "code_version": r.clip.code_version, "mean_luma": r.verdict.measures.get("mean_luma", 0.0),
+            "motion": r.verdict.measures.get("motion", 0.0), "rejected": "; ".join(r.rejected) or "none",
+        }) for e in episodes for r in e.clips],
+        schema=dg.TableSchema(columns=[
+            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("passed", "bool"),
+            dg.TableColumn("attempts", "int"), dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"),
+            dg.TableColumn("model_revision", "string"), dg.TableColumn("code_version", "string"),
+            dg.TableColumn("mean_luma", "float"), dg.TableColumn("motion", "float"), dg.TableColumn("rejected", "string"),
+        ]),
+    )
+
+
 def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
     @chain.asset("reviewed_clips", "generation", code_version="2",
                                  ins=chain.ins("script", "scene_prompts", "raw_clips"))
@@ -103,7 +121,7 @@ def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
                        storage: Storage) -> dict[str, ReviewedClips]:
         """Technical review of every clip; a rejected clip is made once more with a new seed."""
         reviewed = review_episodes(script, scene_prompts, raw_clips, clip_generator, clip_review, storage, context.log)
-        context.add_output_metadata(per_episode(reviewed, describe))
+        context.add_output_metadata(per_episode(reviewed, describe) | {"review_table": review_table(list(reviewed.values()))})
         return reviewed
 
     return reviewed_clips

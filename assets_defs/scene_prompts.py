@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import zhconv
 
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
 from assets_defs.edits import Rewrite, load_edit_rules, read_edits, rewrite_for
@@ -63,17 +64,61 @@ def load_blocklist(data_dir: str | Path) -> list[BlockedTerm]:
     return terms
 
 
+# English inflections a blocked stem may carry ("behead" → beheads, beheaded, beheading; "decapitat" →
+# decapitated, decapitation). Verb endings survive a rewrite ("beheaded" → "defeated"); others drop.
+INFLECTIONS = ("ations", "ation", "ions", "ion", "ings", "ing", "ied", "ies", "ers", "er", "ed", "es", "ly",
+               "ment", "s", "d", "e", "y")
+KEPT_ENDINGS = {"s", "es", "ed", "d", "ing"}
+_SEPARATOR = re.compile(r"[\s\W_]+")
+
+
+def _simplified(char: str) -> str:
+    converted = zhconv.convert(char, "zh-cn")
+    return converted if len(converted) == 1 else char
+
+
+def _cjk_matches(text: str, term: str) -> list[tuple[int, int]]:
+    """Spans of `text` spelling `term` in simplified or traditional characters, with any spaces or
+    punctuation between its characters ("血 腥", "血、腥", "血腥" and "血腥" in traditional all match)."""
+    kept = [(i, _simplified(c)) for i, c in enumerate(text) if not _SEPARATOR.fullmatch(c)]
+    folded = "".join(c for _, c in kept)
+    spans, start = [], folded.find(term)
+    while start >= 0:
+        spans.append((kept[start][0], kept[start + len(term) - 1][0] + 1))
+        start = folded.find(term, start + len(term))
+    return spans
+
+
+def _english_pattern(term: str) -> re.Pattern:
+    words = [re.escape(w) for w in term.split()]
+    endings = "|".join(INFLECTIONS)
+    return re.compile(r"\b" + r"[\s\W_]+".join(words) + rf"(?P<ending>{endings})?\b", re.IGNORECASE)
+
+
 def screen_text(text: str, blocklist: list[BlockedTerm], where: str) -> tuple[str, list[SafetyRewrite]]:
-    """Rewrite softened terms, refuse the rest. Matching ignores case (English stems match inflections)."""
+    """Rewrite softened terms, refuse the rest. Chinese terms match in simplified or traditional
+    characters and through spaces or punctuation; English terms match in any case and inflection."""
     rewrites = []
     for entry in blocklist:
-        if entry.term not in text.lower():
+        cjk = bool(re.search(r"[\u4e00-\u9fff]", entry.term))
+        if cjk:
+            spans = _cjk_matches(text, _simplified_text(entry.term))
+            found = [(a, b, "") for a, b in spans]
+        else:
+            found = [(m.start(), m.end(), m.group("ending") or "") for m in _english_pattern(entry.term).finditer(text)]
+        if not found:
             continue
         if entry.action == "refuse":
-            raise BlockedTextError(f"{where}: blocked term '{entry.term}' in: {text}")
-        text = re.sub(re.escape(entry.term), entry.replacement, text, flags=re.IGNORECASE)
+            seen = text[found[0][0]:found[0][1]]
+            raise BlockedTextError(f"{where}: blocked term '{entry.term}' (as '{seen}') in: {text}")
+        for a, b, ending in reversed(found):
+            text = text[:a] + entry.replacement + (ending.lower() if ending.lower() in KEPT_ENDINGS else "") + text[b:]
         rewrites.append(SafetyRewrite(field=where.rsplit(" ", 1)[-1], term=entry.term, replacement=entry.replacement))
     return text, rewrites
+
+
+def _simplified_text(text: str) -> str:
+    return "".join(_simplified(c) for c in text)
 
 
 def scene_seed(date: str, scene: int) -> int:

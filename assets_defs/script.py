@@ -3,12 +3,16 @@ shot list (分镜)."""
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from assets_defs.catalog import Catalog
 from assets_defs.chain import CATALOG_IN, DAILY, SPECIAL, Chain, each_episode
 from assets_defs.models import Scene, Script
+from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
+from assets_defs.resources import SeriesData
+from assets_defs.sky_tonight import EveningSky, best_time_tonight, evening_utc, local_sidereal_deg, where_to_look
 from assets_defs.versions import per_episode, versioned_output
 from orchestration.partitions import SERIES_START, episode_id, today_in_series
 
@@ -19,12 +23,6 @@ EN_WORDS_PER_SECOND = 2.6
 SCENE_PADDING_SECONDS = 0.8
 MIN_SCENE_SECONDS, MAX_SCENE_SECONDS = 3.0, 6.0
 MAX_SPECIAL_SCENES = 5
-
-
-def constellation_for_day(catalog: Catalog, day: dt.date) -> str:
-    """A deterministic rotation through the catalog, starting on the series' first day."""
-    order = catalog.constellations.sort_values("rotation").abbr.tolist()
-    return order[(day - SERIES_START).days % len(order)]
 
 
 def scene_seconds(narration: str) -> float:
@@ -41,28 +39,65 @@ def transition_into(scene_number: int, chosen: str) -> str:
     return "fade" if scene_number == 1 else ("dissolve", "slideleft")[scene_number % 2]
 
 
-def _script(catalog: Catalog, abbr: str, scenes: list[Scene], episode: str, day: dt.date, request: str = "") -> Script:
-    row = catalog.constellation(abbr)
+def _script(catalog: Catalog, story_id: str, scenes: list[Scene], episode: str, day: dt.date, request: str = "",
+            pick: dict | None = None) -> Script:
+    story = catalog.story(story_id)
+    row = catalog.constellation(story.constellation)
     return Script(
-        episode=episode, date=day.isoformat(), request=request, episode_number=(day - SERIES_START).days + 1,
-        constellation=abbr, latin=row.latin, english=row.english, chinese=row.chinese, title_zh=row.title_zh,
-        title_en=row.title_en, source=row.source, catalog_version=catalog.version,
+        episode=episode, date=day.isoformat(), request=request, story=story_id, culture=story.culture,
+        pick=pick or {}, episode_number=(day - SERIES_START).days + 1,
+        constellation=story.constellation, latin=row.latin, english=row.english, chinese=row.chinese,
+        title_zh=story.title_zh, title_en=story.title_en, source=story.source, catalog_version=catalog.version,
         sky_version=catalog.sky_version, scenes=scenes,
     )
 
 
-def write_script(catalog: Catalog, day: dt.date) -> Script:
-    """One scene per myth beat: its narration in both languages, what to show, and for how long."""
-    abbr = constellation_for_day(catalog, day)
-    scenes = [
+def story_scenes(catalog: Catalog, story_id: str) -> list[Scene]:
+    """One scene per beat: its narration in both languages, what to show, and for how long."""
+    asterisms = [a for a in catalog.story(story_id).asterisms.split(";") if a]
+    return [
         Scene(
             index=n, beat=int(beat.beat), narration_zh=beat.zh, narration_en=beat.en, visual=beat.visual,
             focus=beat.focus, shot="reveal" if n == 1 else "focus", seconds=scene_seconds(beat.zh),
-            transition=transition_into(n, beat.transition),
+            transition=transition_into(n, beat.transition), asterisms=asterisms,
         )
-        for n, beat in enumerate(catalog.beats_of(abbr).itertuples(), start=1)
+        for n, beat in enumerate(catalog.beats_of(story_id).itertuples(), start=1)
     ]
-    return _script(catalog, abbr, scenes, day.isoformat(), day)
+
+
+def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: SeriesCalendar, index: int) -> Scene:
+    """The closing scene of every episode: where to look for the figure tonight, from the observer's
+    real horizon (or, if it is not up at the evening hour, when it will be)."""
+    story = catalog.story(story_id)
+    sky = EveningSky(catalog.stars, catalog.figures)
+    observer = calendar.observer
+    placed = sky.on(day, observer)[story.constellation]
+    later = best_time_tonight(sky, story.constellation, day, observer) if placed.altitude_deg <= 0 else None
+    zh, en = where_to_look(placed, observer, later)
+    shown = placed if placed.altitude_deg > 0 or later is None else later[1]
+    when = evening_utc(day, observer) if shown is placed else \
+        (dt.datetime.combine(day, dt.time(0), ZoneInfo(observer.timezone)) + dt.timedelta(hours=later[0] + (24 if later[0] < 12 else 0))).astimezone(dt.timezone.utc)
+    lst = local_sidereal_deg(when, observer.longitude_deg)
+    row = catalog.constellation(story.constellation)
+    return Scene(
+        index=index, beat=0, narration_zh=zh, narration_en=en, shot="tonight", seconds=scene_seconds(zh),
+        visual=(f"a wide view of the night sky above a dark quiet hilltop horizon, the stars of {row.latin} "
+                f"{max(shown.altitude_deg, 5):.0f} degrees above the {shown.direction_en} horizon, the faint Milky Way, "
+                f"a lone stargazer in silhouette looking up"),
+        transition="dissolve", horizon=[observer.latitude_deg, round(lst, 3), shown.azimuth_deg],
+    )
+
+
+def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None = None) -> Script:
+    """The day's story (see assets_defs/pick.py), its beats as scenes, and tonight's sky to close."""
+    calendar = calendar or SeriesCalendar()
+    chosen = pick_for_day(catalog, calendar, day)
+    scenes = story_scenes(catalog, chosen.story)
+    scenes.append(tonight_scene(catalog, chosen.story, day, calendar, len(scenes) + 1))
+    pick = {"reason": chosen.reason, "rank": chosen.rank, "altitude_deg": chosen.placement.altitude_deg,
+            "azimuth_deg": chosen.placement.azimuth_deg, "direction": chosen.placement.direction_en,
+            "observer": f"{calendar.observer.name} {calendar.observer.evening_hour}:00"}
+    return _script(catalog, chosen.story, scenes, day.isoformat(), day, pick=pick)
 
 
 def _grams(text: str) -> set[str]:
@@ -82,14 +117,19 @@ def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
     speaks of (the catalog myth sharing most words with it). A scene keeps the producer's words as
     narration and takes its picture and its other-language line from the closest beat of that myth."""
     words = _grams(text)
-    scores = {abbr: len(words & _grams(" ".join(catalog.beats_of(abbr).zh) + " " + " ".join(catalog.beats_of(abbr).en)
-                                       + " ".join(catalog.constellation(abbr)[["latin", "english", "chinese"]])))
-              for abbr in catalog.constellations.abbr}
-    abbr = max(scores, key=lambda a: (scores[a], a))
-    if scores[abbr] == 0:
+    myths = catalog.stories[catalog.stories.kind == "myth"]
+    scores = {}
+    for story in myths.itertuples():
+        beats = catalog.beats_of(story.id)
+        names = " ".join(catalog.constellation(story.constellation)[["latin", "english", "chinese"]])
+        scores[story.id] = len(words & _grams(" ".join(beats.zh) + " " + " ".join(beats.en) + " " + names
+                                              + f" {story.title_zh} {story.title_en}"))
+    story_id = max(scores, key=lambda s: (scores[s], s))
+    if scores[story_id] == 0:
         raise ValueError(f"special {text!r}: it names no constellation or myth in the catalog; mention one "
-                         f"(for example {catalog.constellation(abbr).chinese} or {catalog.constellation(abbr).latin})")
-    beats = list(catalog.beats_of(abbr).itertuples())
+                         f"(for example 仙女座 or Orion)")
+    beats = list(catalog.beats_of(story_id).itertuples())
+    asterisms = [a for a in catalog.story(story_id).asterisms.split(";") if a]
     chinese = bool(re.search(r"[\u4e00-\u9fff]", text))
     scenes = []
     for n, sentence in enumerate(split_sentences(text)[:MAX_SPECIAL_SCENES], start=1):
@@ -99,13 +139,15 @@ def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
         scenes.append(Scene(index=n, beat=int(beat.beat), narration_zh=zh, narration_en=en,
                             visual=f"{sentence} — {beat.visual}", focus=beat.focus,
                             shot="reveal" if n == 1 else "focus", seconds=scene_seconds(sentence),
-                            transition=transition_into(n, beat.transition)))
-    return _script(catalog, abbr, scenes, episode_id(text), day, request=text)
+                            transition=transition_into(n, beat.transition), asterisms=asterisms))
+    return _script(catalog, story_id, scenes, episode_id(text), day, request=text)
 
 
 def describe(written: Script) -> dict:
     return {
         "constellation": f"{written.latin} {written.chinese}",
+        "story": written.story,
+        **({"pick": ", ".join(f"{k} {v}" for k, v in written.pick.items())} if written.pick else {}),
         "title": f"{written.title_zh} / {written.title_en}",
         "scenes": len(written.scenes),
         "scene_seconds": written.scene_seconds,
@@ -119,14 +161,15 @@ def build_script(chain: Chain) -> dg.AssetsDefinition:
     special = chain is SPECIAL
 
     @chain.asset("script", "series", code_version="2", ins=CATALOG_IN)
-    def script(context: dg.AssetExecutionContext, catalog: Catalog) -> dg.Output[dict[str, Script]]:
+    def script(context: dg.AssetExecutionContext, catalog: Catalog, series_data: SeriesData) -> dg.Output[dict[str, Script]]:
         """The episode's constellation, bilingual narration and shot list."""
         if special:
             written = each_episode(context.partition_keys,
                                    lambda key: write_special_script(catalog, key, today_in_series()), "script")
         else:
+            calendar = load_calendar(series_data.data_dir)
             written = each_episode(context.partition_keys,
-                                   lambda key: write_script(catalog, dt.date.fromisoformat(key)), "script")
+                                   lambda key: write_script(catalog, dt.date.fromisoformat(key), calendar), "script")
         return versioned_output(written, per_episode(written, describe))
 
     return script

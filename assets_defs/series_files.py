@@ -11,7 +11,7 @@ import dagster as dg
 
 from assets_defs.resources import SeriesData
 
-CATALOG_FILES = ("constellations.csv", "sky/stars.csv", "sky/figures.csv", "myths/*.toml")
+CATALOG_FILES = ("sky/*.csv", "myths/*.toml", "calendar.toml")
 PROMPT_RULE_FILES = ("style.toml", "blocklist.csv", "edit_rules.toml")
 
 

@@ -219,7 +219,7 @@ def lineage(date: str, scene: int | None) -> None:
             + "".join(f"\nedit: {e}" for e in s["edits"]),
             str(s["seed"]),
             f"{s['backend']}\n{s['model_revision']}\n" + ", ".join(f"{k} {v}" for k, v in s["sampler"].items() if v is not None),
-            f"{s['cache_key']}\n{s['clip']}\n{s['replica']}",
+            f"{s['cache_key']}\n{s['clip']}\n{s['replica']}\n{s['code_version']}",
             ("pass" if review["passed"] else "FAIL") + f" after {review['attempts']} attempt(s)\n"
             + ", ".join(f"{k} {v}" for k, v in review["measures"].items()),
         )

@@ -58,7 +58,7 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
             "sampler": {"steps": final.steps, "guidance_scale": final.guidance_scale,
                         "guidance_scale_2": final.guidance_scale_2, "flow_shift": final.flow_shift},
             "clip": final.path, "cache_key": final.cache_key, "replica": record.get("result", {}).get("replica", final.replica),
-            "timings": final.timings, "first_generated_for": clips[s.index].cache_key,
+            "timings": final.timings, "code_version": record.get("code_version", final.code_version), "first_generated_for": clips[s.index].cache_key,
             "review": {"passed": reviewed[s.index].verdict.passed, "attempts": reviewed[s.index].attempts,
                        "measures": reviewed[s.index].verdict.measures, "rejected": reviewed[s.index].rejected},
         })

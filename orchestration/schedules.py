@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from assets_defs.final_episode import final_episode, special_final_episode
@@ -31,5 +33,19 @@ special_episode_job = dg.define_asset_job(
     tags=RUN_RETRIES,
 )
 
-# The partition's timezone (Asia/Shanghai) is the schedule's; end_offset=1 makes 06:00 build today.
-daily_episode_schedule = dg.build_schedule_from_partitioned_job(daily_episode_job, hour_of_day=6, minute_of_hour=0)
+
+
+def schedule_time(text: str) -> tuple[int, int]:
+    """HH:MM in Asia/Shanghai, from STARLOOM_SCHEDULE_AT (default 06:00)."""
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+        if 0 <= hour < 24 and 0 <= minute < 60:
+            return hour, minute
+    except ValueError:
+        pass
+    raise ValueError(f"STARLOOM_SCHEDULE_AT must look like 06:00 (HH:MM, Asia/Shanghai), got {text!r}")
+
+
+# The partition's timezone (Asia/Shanghai) is the schedule's; end_offset=1 makes the morning run build today.
+_hour, _minute = schedule_time(os.environ.get("STARLOOM_SCHEDULE_AT", "06:00"))
+daily_episode_schedule = dg.build_schedule_from_partitioned_job(daily_episode_job, hour_of_day=_hour, minute_of_hour=_minute)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ray_jobs.backends import BackendSettings, load_backend
 from ray_jobs.requests import ClipRequest, ClipResult
+from ray_jobs.requests import code_version
 from ray_jobs.storage import atomic_put_file, atomic_write_text, clip_path, clip_record_path, storage_root
 from ray_jobs.video import encode_frames
 
@@ -75,7 +76,7 @@ class ClipReplica:
             replica=self.name, timings=timings,
         )
         # The record goes last: a clip without one is unfinished and is made again.
-        record = {"request": asdict(request), "result": result.to_dict()}
+        record = {"request": asdict(request), "result": result.to_dict(), "code_version": code_version()}
         atomic_write_text(clip_record_path(root, key), json.dumps(record, ensure_ascii=False, indent=2))
         return result
 

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 class ClipRequest:
     """One scene's clip. `num_frames` is (4k+1) for Wan backends; sizes are multiples of 16 there.
 
-    `constellation`, `focus` and `shot` steer the procedural sky renderer; Wan reads the prompt.
+    `constellation`, `focus`, `shot`, `asterisms` and `horizon` steer the procedural sky renderer;
+    Wan reads the prompt.
     """
 
     scene_id: str  # "2026-11-27/scene-2": names the clip in logs and errors, not in its key
@@ -31,6 +32,8 @@ class ClipRequest:
     shot: str = ""
     guidance_scale_2: float | None = None  # low-noise expert's guidance (A14B); None: the model's own
     flow_shift: float | None = None  # None: the scheduler's configured shift
+    asterisms: tuple[str, ...] = ()  # Chinese asterisms the sky renderer draws over the figure
+    horizon: tuple[float, ...] = ()  # (latitude, local sidereal time, azimuth faced), degrees: a "tonight's sky" view
 
     @property
     def cache_key(self) -> str:
@@ -69,3 +72,13 @@ class ClipGenerationError(RuntimeError):
         self.failures, self.done = failures, done
         lines = "; ".join(f"{scene}: {why}" for scene, why in failures.items())
         super().__init__(f"{lines} ({len(failures)} clip(s) failed, {done} made and stored)")
+
+
+def code_version() -> str:
+    """The starloom release that made a clip, recorded in its lineage."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"starloom {version('starloom')}"
+    except PackageNotFoundError:
+        return "starloom (not installed)"

@@ -142,3 +142,25 @@ def postgres_server(tmp_path_factory):
     finally:
         subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """SIGTERM a process started with start_new_session=True and everything it spawned; SIGKILL
+    what is still there after the grace period (the Dagster webserver may ignore SIGTERM)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)

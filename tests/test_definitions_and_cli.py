@@ -143,3 +143,14 @@ def test_helm_values_point_at_this_code_and_only_at_variables_it_reads():
     limits = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
     production = yaml.safe_load((PROJECT_ROOT / "infra" / "dagster.yaml").read_text())
     assert limits == production["concurrency"]["runs"]["tag_concurrency_limits"]  # the same policy in both places
+
+
+@pytest.mark.parametrize("text, expected", [("06:00", (6, 0)), ("21:30", (21, 30)), ("6", None), ("25:00", None), ("ab:cd", None)])
+def test_schedule_time_is_configurable_and_checked(text, expected):
+    from orchestration.schedules import schedule_time
+
+    if expected:
+        assert schedule_time(text) == expected
+    else:
+        with pytest.raises(ValueError, match="STARLOOM_SCHEDULE_AT must look like 06:00"):
+            schedule_time(text)

@@ -4,7 +4,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from assets_defs.resources import ClipReview
 from assets_defs.reviewed_clips import ReviewFailedError
 from assets_defs.scene_prompts import BlockedTextError
 from orchestration.episode_run import run_episode
-from tests.conftest import DAY, make_settings
+from tests.conftest import DAY, make_settings, stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -296,11 +295,7 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
         assert "final_episode" in page and "duration_s" in page and "Join the Dagster community" not in page
         assert (tmp_path / "ui-final-episode.png").stat().st_size > 20_000
     finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        try:
-            ui.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(ui.pid, signal.SIGKILL)
+        stop_process_group(ui)
 
 
 def test_every_stage_runs_against_s3(tmp_path, s3_server):

@@ -200,5 +200,8 @@ def test_revising_one_scene_remakes_one_clip_and_keeps_the_previous_cut(tmp_path
     # The edit shows in lineage; an unchanged rebuild keeps the version.
     chain = episode_lineage(root, DAY, scene=2)
     assert chain["scenes"][0]["edits"][0].startswith("make the scorpion brighter") and chain["version"] == 2
+    assert chain["scenes"][0]["code_version"].startswith("starloom ")
+    assert {c.catalog_version for c in clips.clips} == {_only(second, "script").catalog_version}
+    assert {c.episode for c in clips.clips} == {DAY} and all(c.code_version.startswith("starloom ") for c in clips.clips)
     third = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
     assert _only(third, "final_episode").version == 2 and not (kept.parent / "v2").exists()

@@ -4,7 +4,6 @@ materialized in process, then a multi-day backfill launched as the UI does and r
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from orchestration.episode_run import run_chain
 from orchestration.resources import PROJECT_ROOT
-from tests.conftest import DATA, DAY, free_port, make_settings
+from tests.conftest import DATA, DAY, free_port, make_settings, stop_process_group
 
 pytestmark = pytest.mark.slow
 STAGES = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
@@ -33,14 +32,6 @@ def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
 def _start(cmd: list[str], env: dict, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=open(cwd / f"{Path(cmd[0]).name}.log", "w"))
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_production_instance_on_postgres_materializes_and_backfills_in_one_run(tmp_path, postgres_server, monkeypatch):
@@ -96,5 +87,5 @@ def test_production_instance_on_postgres_materializes_and_backfills_in_one_run(t
         for day in days:
             assert (Path(settings.storage) / "episodes" / day / "manifest.json").exists()
     finally:
-        _stop(daemon)
-        _stop(webserver)
+        stop_process_group(daemon)
+        stop_process_group(webserver)

@@ -76,3 +76,37 @@ def test_rewrite_without_replacement_is_rejected_as_bad_data(data_copy):
 
 def test_screening_ignores_case():
     assert screen_text("GORY", [BlockedTerm("gory", "rewrite", "grim")], "x")[0] == "grim"
+
+
+@pytest.mark.parametrize("text", ["猎人屠殺了野兽", "猎人屠 杀了野兽", "猎人屠、殺了野兽", "猎人屠-杀了野兽"])
+def test_blocked_chinese_is_caught_in_traditional_and_through_spacing_or_punctuation(text):
+    with pytest.raises(BlockedTextError, match=r"blocked term '屠杀' \(as '屠.{0,1}[杀殺]'\)"):
+        screen_text(text, load_blocklist(DATA), "scene 1 narration_zh")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Perseus beheads Medusa", "Perseus defeats Medusa"),
+    ("the beheading of Medusa", "the defeating of Medusa"),
+    ("BEHEADED by the hero", "defeated by the hero"),
+    ("斬首美杜莎", "击败美杜莎"),
+    ("斩 首美杜莎", "击败美杜莎"),
+    ("a bloody sword", "a starlight sword"),
+])
+def test_rewrites_follow_inflections_and_both_scripts(text, expected):
+    assert screen_text(text, load_blocklist(DATA), "scene 2 narration")[0] == expected
+
+
+@pytest.mark.parametrize("text", ["The Decapitation of the Gorgon", "a severed  head", "severed-head"])
+def test_english_terms_match_inflected_and_split(text):
+    blocklist = load_blocklist(DATA)
+    try:
+        screened, rewrites = screen_text(text, blocklist, "x")
+    except BlockedTextError:
+        return  # refused: caught
+    assert rewrites, f"{text!r} passed the blocklist unchanged"
+
+
+def test_words_that_merely_contain_a_term_are_left_alone():
+    text = "the gorge of the Bloodhound nebula"  # 'gore' and 'blood' are inside other words
+    assert screen_text("the gorge below", load_blocklist(DATA), "x") == ("the gorge below", [])
+    assert screen_text(text, load_blocklist(DATA), "x")[0] == text

@@ -1,0 +1,149 @@
+"""The story of the day: the best placed constellation in tonight's sky that has not been told
+recently, unless a festival or a producer's pin says otherwise (data/calendar.toml).
+
+The pick for a date depends only on the date and the data: it walks the calendar from the series'
+first day, so a backfill gets the same picks in any order and on any machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lunardate import LunarDate
+
+from assets_defs.catalog import Catalog
+from assets_defs.sky_tonight import EveningSky, Observer, Placement
+from orchestration.partitions import SERIES_START
+
+MYTH_BONUS = 0.25  # a told myth beats an astronomy episode of a slightly better placed figure
+MIN_ALTITUDE_DEG = 10.0  # below this the figure is hard to see; used only when nothing else is left
+LOOKAHEAD_DAYS = 120
+URGENT_DAYS = 14  # a figure leaving the evening sky within this many evenings is told first
+
+
+class CalendarError(ValueError):
+    """data/calendar.toml is malformed; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Festival:
+    key: str
+    name: str
+    lunar_month: int
+    lunar_day: int
+
+    def date_in(self, year: int) -> dt.date:
+        return LunarDate(year, self.lunar_month, self.lunar_day).to_solar_date()
+
+
+@dataclass(frozen=True)
+class SeriesCalendar:
+    observer: Observer = Observer()
+    no_repeat_days: int = 60
+    festivals: tuple[Festival, ...] = ()
+    pins: dict[dt.date, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pick:
+    date: dt.date
+    story: str
+    constellation: str
+    reason: str
+    rank: int  # among the stories that could air that evening (1 = best placed)
+    placement: Placement
+
+
+def load_calendar(data_dir: str | Path) -> SeriesCalendar:
+    path = Path(data_dir) / "calendar.toml"
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise CalendarError(f"{path}: not valid TOML: {error}") from None
+    place = values.get("observer", {})
+    try:
+        observer = Observer(name=str(place.get("name", "Beijing")), name_zh=str(place.get("name_zh", "北京")), latitude_deg=float(place.get("latitude", 39.9042)),
+                            longitude_deg=float(place.get("longitude", 116.4074)),
+                            timezone=str(place.get("timezone", "Asia/Shanghai")), evening_hour=int(place.get("evening_hour", 21)))
+    except (TypeError, ValueError) as error:
+        raise CalendarError(f"{path}: [observer] has a field that is not a number: {error}") from None
+    if not (-90 <= observer.latitude_deg <= 90 and -180 <= observer.longitude_deg <= 180 and 0 <= observer.evening_hour < 24):
+        raise CalendarError(f"{path}: [observer] latitude, longitude or evening_hour is out of range")
+    festivals = []
+    for key, entry in values.get("festival", {}).items():
+        try:
+            festival = Festival(key, str(entry["name"]), int(entry["lunar_month"]), int(entry["lunar_day"]))
+            festival.date_in(SERIES_START.year)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CalendarError(f"{path}: [festival.{key}] needs name, lunar_month and lunar_day of a real lunar date ({error})") from None
+        festivals.append(festival)
+    pins = {}
+    for number, pin in enumerate(values.get("pin", []), start=1):
+        try:
+            pins[dt.date.fromisoformat(str(pin["date"]))] = str(pin["story"])
+        except (KeyError, ValueError):
+            raise CalendarError(f"{path}: pin {number} needs a date (YYYY-MM-DD) and a story") from None
+    days = values.get("rotation", {}).get("no_repeat_days", 60)
+    if not isinstance(days, int) or days < 0:
+        raise CalendarError(f"{path}: [rotation] no_repeat_days must be a whole number of days, got {days!r}")
+    return SeriesCalendar(observer, days, tuple(festivals), pins)
+
+
+def picks_through(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pick]:
+    """Every day's pick from the series' first day to `last`, in order."""
+    stories = catalog.stories.set_index("id")
+    unknown = sorted(set(calendar.pins.values()) - set(stories.index))
+    if unknown:
+        raise CalendarError(f"calendar.toml: pinned story {', '.join(unknown)} is not in the catalog "
+                            f"(a file name in data/myths/ without .toml, or astro-ABBR)")
+    festival_story = {f.key: stories.index[stories.festival == f.key].tolist() for f in calendar.festivals}
+    sky = EveningSky(catalog.stars, catalog.figures)
+    bonus = {story: MYTH_BONUS if kind == "myth" else 0.0 for story, kind in stories.kind.items()}
+    # Evenings ahead in which each figure stays up: a story about to leave the evening sky goes
+    # before one that will still be there next month (earliest deadline first), which is what lets
+    # a long no-repeat window and a well-placed pick hold together.
+    days = (last - SERIES_START).days + 1
+    evenings = [sky.on(SERIES_START + dt.timedelta(days=n), calendar.observer) for n in range(days + LOOKAHEAD_DAYS)]
+    up_until = {}
+    for abbr in sky.names:
+        streak, counts = 0, []
+        for placed in reversed(evenings):
+            streak = streak + 1 if placed[abbr].altitude_deg >= MIN_ALTITUDE_DEG else 0
+            counts.append(streak)
+        up_until[abbr] = counts[::-1]
+    last_told: dict[str, dt.date] = {}
+    picks = []
+    for n in range(days):
+        day, placed = SERIES_START + dt.timedelta(days=n), evenings[n]
+        ranked = sorted(stories.index, key=lambda s: (-(placed[stories.constellation[s]].score + bonus[s]), s))
+        fresh = [s for s in ranked if day - last_told.get(s, dt.date.min) > dt.timedelta(days=calendar.no_repeat_days)]
+        up = sorted((s for s in ranked if placed[stories.constellation[s]].altitude_deg >= MIN_ALTITUDE_DEG),
+                    key=lambda s: (up_until[stories.constellation[s]][n] > URGENT_DAYS, ranked.index(s)))
+        low = [s for s in fresh if placed[stories.constellation[s]].altitude_deg > 0]
+        festival = next((f for f in calendar.festivals if f.date_in(day.year) == day and festival_story[f.key]), None)
+        if day in calendar.pins:
+            story, reason = calendar.pins[day], "pinned in calendar.toml"
+        elif festival is not None:
+            story, reason = festival_story[festival.key][0], f"festival: {festival.name}"
+        elif fresh_up := [s for s in up if s in set(fresh)]:
+            story, reason = fresh_up[0], f"best placed of the stories not told in {calendar.no_repeat_days} days"
+        elif low:
+            story, reason = low[0], f"low in the sky, but the best placed of the stories not told in {calendar.no_repeat_days} days"
+        elif fresh:  # the window is a promise to viewers; the episode then says the figure is not up yet
+            story, reason = fresh[0], f"below the horizon, but every story in tonight's sky was told in the last {calendar.no_repeat_days} days"
+        else:  # a window longer than the catalog can fill: the longest untold story
+            story = min(ranked, key=lambda s: (last_told[s], ranked.index(s)))
+            reason = f"all {len(ranked)} stories were told in the last {calendar.no_repeat_days} days: the longest untold"
+        placement = placed[stories.constellation[story]]
+        picks.append(Pick(day, story, str(stories.constellation[story]), reason, ranked.index(story) + 1, placement))
+        last_told[story] = day
+    return picks
+
+
+def pick_for_day(catalog: Catalog, calendar: SeriesCalendar, day: dt.date) -> Pick:
+    if day < SERIES_START:
+        raise ValueError(f"{day} is before the series starts ({SERIES_START})")
+    return picks_through(catalog, calendar, day)[-1]

@@ -92,8 +92,21 @@ def load_calendar(data_dir: str | Path) -> SeriesCalendar:
     return SeriesCalendar(observer, days, tuple(festivals), pins)
 
 
+_WALKED: dict[tuple[str, str], list[Pick]] = {}  # (catalog version, calendar) -> the longest walk so far
+
+
 def picks_through(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pick]:
-    """Every day's pick from the series' first day to `last`, in order."""
+    """Every day's pick from the series' first day to `last`, in order. A walk is kept per catalog
+    version and calendar, so a backfill's days (or a test's) reuse it."""
+    key = (catalog.version, repr(calendar))
+    walked = _WALKED.get(key, [])
+    if walked and walked[-1].date >= last:
+        return walked[: (last - SERIES_START).days + 1]
+    _WALKED[key] = picks = _walk(catalog, calendar, last)
+    return picks
+
+
+def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pick]:
     stories = catalog.stories.set_index("id")
     unknown = sorted(set(calendar.pins.values()) - set(stories.index))
     if unknown:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -19,7 +20,10 @@ import ray
 from orchestration.resources import PROJECT_ROOT, Settings
 
 DATA = PROJECT_ROOT / "data"
-DAY = "2026-11-27"  # Scorpius in the rotation
+DAY = "2026-11-27"  # pinned to Scorpius in the test data (TEST_DATA): a myth of three beats
+# The shipped calendar picks each day's story from the sky and the data, so a new myth may change
+# what a date shows. Tests run on a copy of data/ whose calendar pins the days they use.
+TEST_PINS = {"2026-11-27": "Sco", "2026-11-26": "Lyr"}
 
 
 @pytest.fixture(scope="session")
@@ -83,14 +87,26 @@ def tiny_wan_dir(tmp_path_factory) -> Path:
     return build_tiny_wan(tmp_path_factory.mktemp("models") / "tiny-wan")
 
 
+def _pinned_copy(target: Path) -> Path:
+    shutil.copytree(DATA, target)
+    with (target / "calendar.toml").open("a", encoding="utf-8") as calendar:
+        for day, story in TEST_PINS.items():
+            calendar.write(f'\n[[pin]]\ndate = "{day}"\nstory = "{story}"\n')
+    return target
+
+
+TEST_DATA = _pinned_copy(Path(tempfile.mkdtemp(prefix="starloom-test-data-")) / "data")
+atexit.register(shutil.rmtree, TEST_DATA.parent, True)
+
+
 @pytest.fixture
 def data_copy(tmp_path) -> Path:
-    """An editable copy of data/, for tests that change what a person would edit."""
-    return Path(shutil.copytree(DATA, tmp_path / "data"))
+    """An editable copy of the test data, for tests that change what a person would edit."""
+    return Path(shutil.copytree(TEST_DATA, tmp_path / "data"))
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
-    values = {"storage": str(tmp_path / "storage"), "data_dir": str(DATA), "width": 256, "height": 144,
+    values = {"storage": str(tmp_path / "storage"), "data_dir": str(TEST_DATA), "width": 256, "height": 144,
               "vertical_width": 144, "vertical_height": 256} | overrides
     return Settings(**values)
 

@@ -4,33 +4,72 @@ from assets_defs.catalog import CatalogError, load_catalog, read_catalog, write_
 from ray_jobs.storage import storage_root
 from tests.conftest import DATA
 
-TWELVE = {"And", "Cas", "Cep", "Per", "Cet", "Ori", "Sco", "Lep", "Eri", "Lyr", "Aql", "Cyg"}
+MANSIONS = "角亢氐房心尾箕斗牛女虚危室壁奎娄胃昴毕觜参井鬼柳星张翼轸"
 
 
-def test_shipped_catalog_has_the_twelve_with_names_stars_figures_and_myths():
-    catalog = load_catalog(DATA)
-    assert TWELVE <= set(catalog.constellations.abbr)
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(DATA)
+
+
+def test_all_88_constellations_with_names_figures_and_stars(catalog):
+    assert len(catalog.constellations) == 88 and catalog.constellations.abbr.is_unique
     lyra = catalog.constellation("Lyr")
-    assert (lyra.latin, lyra.chinese) == ("Lyra", "天琴座")
-    for abbr in TWELVE:
-        assert len(catalog.beats_of(abbr)) >= 3
-        assert len(catalog.figures[catalog.figures.constellation == abbr]) >= 3
+    assert (lyra.latin, lyra.genitive, lyra.chinese) == ("Lyra", "Lyrae", "天琴座")
+    assert catalog.constellation("Cha").chinese == "蝘蜓座"  # the mainland name, not the package's
+    assert set(catalog.figures.constellation) == set(catalog.constellations.abbr)
     # Real positions: Betelgeuse at RA 5h55m (88.79 deg), Dec +7.41; Vega is the zero-point star.
     stars = catalog.stars.set_index("name")
     assert stars.loc["Betelgeuse"].ra_deg == pytest.approx(88.79, abs=0.05)
     assert stars.loc["Betelgeuse"].dec_deg == pytest.approx(7.41, abs=0.05)
     assert stars.loc["Vega"].mag == pytest.approx(0.03, abs=0.1)
-    assert len(catalog.stars) > 5000
+    assert (stars.loc["Vega"].name_zh, stars.loc["Altair"].name_zh) == ("织女", "牛郎")  # as people say them
+    assert len(catalog.stars[catalog.stars.mag <= 6.0]) > 5000
+    assert catalog.stars.name[catalog.stars.name != ""].is_unique  # a focus star is never ambiguous
 
 
-def test_catalog_round_trips_through_parquet(tmp_path):
-    catalog = load_catalog(DATA)
+def test_the_chinese_sky_has_the_28_mansions_the_enclosures_and_the_story_asterisms(catalog):
+    mansions = set(catalog.asterisms[catalog.asterisms.kind == "mansion"].name_zh)
+    assert mansions == {f"{c}宿" for c in MANSIONS}
+    walls = set(catalog.asterisms[catalog.asterisms.kind == "enclosure"].name_zh)
+    assert {"紫微左垣", "紫微右垣", "太微左垣", "太微右垣", "天市左垣", "天市右垣"} <= walls
+    drawn = set(catalog.asterism_lines.asterism)
+    assert {"织女", "河鼓", "天津", "北斗", "参宿", "心宿"} <= drawn
+    vega_hip = int(catalog.stars.set_index("name").loc["Vega"].hip)
+    assert vega_hip in set(catalog.asterism_lines[catalog.asterism_lines.asterism == "织女"].hip.astype(str).replace("", "0").astype(int))
+
+
+def test_every_constellation_has_a_story_and_there_are_forty_myths(catalog):
+    stories = catalog.stories
+    myths = stories[stories.kind == "myth"]
+    assert len(myths) >= 40 and myths.source.str.len().min() > 10
+    assert {"cn-niulang-zhinu", "cn-queqiao", "cn-shen-shang", "cn-beidou", "cn-qinglong", "cn-baihu", "cn-zhuque",
+            "cn-xuanwu", "Her", "UMa", "Lyr", "Cyg", "Aql", "Ori", "Sco", "Lep", "Eri", "Per", "And"} <= set(myths.id)
+    assert set(stories.constellation) == set(catalog.constellations.abbr)
+    for story in stories.itertuples():
+        beats = catalog.beats_of(story.id)
+        assert 3 <= len(beats) <= 5, story.id
+        assert beats.zh.str.strip().all() and beats.en.str.strip().all() and beats.visual.str.strip().all()
+    assert catalog.story("cn-queqiao").festival == "qixi"
+    assert "织女" in catalog.story("cn-niulang-zhinu").asterisms.split(";")
+
+
+def test_a_constellation_without_a_myth_gets_an_astronomy_episode_in_whole_sentences(catalog):
+    beats = catalog.beats_of("astro-CMa")
+    assert catalog.story("astro-CMa").title_en == "Meet Canis Major"
+    assert list(beats.zh) == ["今晚我们认识大犬座，它的拉丁名是Canis Major。", "它最亮的星是天狼，亮度约-1.4等。",
+                              "11颗星连成了大犬座的图形。"]
+    assert beats.en.iloc[1] == "Its brightest star, Sirius, shines at magnitude -1.4." and beats.focus.iloc[1] == "Sirius"
+
+
+def test_catalog_round_trips_through_parquet(tmp_path, catalog):
     write_catalog(catalog, storage_root(tmp_path))
     again = read_catalog(storage_root(tmp_path))
     assert again.version == catalog.version
-    assert again.beats.equals(catalog.beats)
+    assert again.beats.equals(catalog.beats) and again.stories.equals(catalog.stories)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "beats.parquet", "constellations.parquet", "figures.parquet", "stars.parquet", "version.txt"]
+        "asterism_lines.parquet", "asterisms.parquet", "beats.parquet", "constellations.parquet", "figures.parquet",
+        "stars.parquet", "stories.parquet", "version.txt"]
 
 
 def test_a_myth_edit_moves_the_catalog_version_but_not_the_sky_version(data_copy):
@@ -47,11 +86,15 @@ def test_a_myth_edit_moves_the_catalog_version_but_not_the_sky_version(data_copy
 @pytest.mark.parametrize(
     "path, old, new, expected",
     [
-        ("constellations.csv", "Lyr,Lyra,The Lyre,天琴座", "Lyr,Lyra,The Lyre,", "constellations.csv row 10 (line 11): field 'chinese' is empty"),
-        ("constellations.csv", "Cyg,Cygnus,The Swan,天鹅座,Cygni,12", "Cyg,Cygnus,The Swan,天鹅座,Cygni,twelve", "field 'rotation' is not a int"),
+        ("sky/constellations.csv", "Lyr,Lyra,Lyrae,Lyre,天琴座", "Lyr,Lyra,Lyrae,Lyre,", "constellations.csv row 52 (line 53): field 'chinese' is empty"),
+        ("sky/constellations.csv", "Lyr,Lyra,Lyrae,Lyre,天琴座", "Lyr,Lyra,Lyrae,Lyre,天鹅座", "field 'chinese' = '天鹅座' duplicates row"),
         ("sky/stars.csv", "27989,88.7929,", "27989,388.7929,", "stars.csv row"),
+        ("sky/figures.csv", "And,0,0,9640", "And,0,0,9999999", "figures.csv row 1 (line 2): field 'hip' names unknown star 9999999"),
         ("myths/Ori.toml", 'visual = "a giant hunter with a club', 'vision = "a giant hunter with a club', "Ori.toml beat 1: field 'visual' is missing"),
+        ("myths/Ori.toml", 'zh = "俄里翁是最伟大的猎人，夸口能猎尽世间野兽。"', 'zh = "  "', "Ori.toml beat 1: field 'zh' is missing or empty"),
         ("myths/Per.toml", 'focus = "Algol"', 'focus = "Medusa"', "Per.toml beat 2: field 'focus' names unknown star 'Medusa'"),
+        ("myths/cn-beidou.toml", 'constellation = "UMa"', 'constellation = "Ursa"', "cn-beidou.toml: field 'constellation' = 'Ursa' is not an IAU abbreviation"),
+        ("myths/cn-beidou.toml", 'asterisms = ["北斗"]', 'asterisms = ["北斗七"]', "cn-beidou.toml: field 'asterisms' names unknown Chinese asterism(s) 北斗七"),
     ],
 )
 def test_malformed_rows_name_file_row_and_field(data_copy, path, old, new, expected):

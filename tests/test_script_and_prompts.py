@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 
@@ -6,7 +7,8 @@ from assets_defs.catalog import load_catalog
 from assets_defs.scene_prompts import (
     BlockedTerm, BlockedTextError, build_scene_prompts, load_blocklist, load_style, scene_seed, screen_text,
 )
-from assets_defs.script import MAX_SCENE_SECONDS, MIN_SCENE_SECONDS, constellation_for_day, write_script
+from assets_defs.pick import CalendarError, load_calendar, pick_for_day, picks_through
+from assets_defs.script import MAX_SCENE_SECONDS, MIN_SCENE_SECONDS, _script, story_scenes, write_script
 from tests.conftest import DATA
 
 
@@ -15,23 +17,61 @@ def catalog():
     return load_catalog(DATA)
 
 
-def test_rotation_is_deterministic_and_visits_every_constellation(catalog):
-    days = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(len(catalog.constellations))]
-    picks = [constellation_for_day(catalog, d) for d in days]
-    assert sorted(picks) == sorted(catalog.constellations.abbr)
-    assert picks == [constellation_for_day(catalog, d) for d in days]
-    assert constellation_for_day(catalog, dt.date(2026, 11, 27)) == "Sco"
+def test_the_daily_pick_is_well_placed_fresh_and_the_same_in_any_order(catalog):
+    calendar = load_calendar(DATA)
+    picks = picks_through(catalog, calendar, dt.date(2026, 12, 31))
+    assert [p.date for p in picks][:2] == [dt.date(2026, 1, 1), dt.date(2026, 1, 2)]
+    # The same date gets the same pick however the partitions are built: a few days, out of order.
+    for day in (dt.date(2026, 11, 27), dt.date(2026, 3, 5), dt.date(2026, 11, 26)):
+        assert pick_for_day(catalog, calendar, day) == picks[(day - dt.date(2026, 1, 1)).days]
+    # No story twice within the window.
+    told: dict[str, dt.date] = {}
+    for p in picks:
+        if p.story in told and "festival" not in p.reason:
+            assert (p.date - told[p.story]).days > calendar.no_repeat_days, (p.story, told[p.story], p.date)
+        told[p.story] = p.date
+    # Mostly a figure one can see at 21:00 in Beijing, and always the reason in words.
+    assert sum(p.placement.altitude_deg >= 10 for p in picks) >= 0.5 * len(picks)
+    assert all(p.reason and p.rank >= 1 for p in picks)
+    late_november = pick_for_day(catalog, calendar, dt.date(2026, 11, 27))
+    assert late_november.placement.altitude_deg > 10 and "best placed" in late_november.reason
 
 
-@pytest.mark.parametrize("day", [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(12)])
-def test_script_has_three_or_more_timed_bilingual_scenes(catalog, day):
-    script = write_script(catalog, day)
-    assert len(script.scenes) >= 3
+def test_qixi_brings_the_magpie_bridge_and_a_pin_overrides_the_sky(catalog, data_copy):
+    calendar = load_calendar(DATA)
+    qixi = pick_for_day(catalog, calendar, dt.date(2026, 8, 19))  # 七月初七 in 2026
+    assert qixi.story == "cn-queqiao" and qixi.reason == "festival: 七夕"
+    assert pick_for_day(catalog, calendar, dt.date(2027, 8, 8)).story == "cn-queqiao"  # and in 2027
+    with (data_copy / "calendar.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[[pin]]\ndate = "2026-11-27"\nstory = "Ori"\n')
+    pinned = pick_for_day(load_catalog(data_copy), load_calendar(data_copy), dt.date(2026, 11, 27))
+    assert (pinned.story, pinned.reason) == ("Ori", "pinned in calendar.toml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[pin]]\ndate = "2026-13-01"\nstory = "Ori"', "needs a date (YYYY-MM-DD) and a story"),
+    ('[[pin]]\ndate = "2026-11-27"\nstory = "Orion"', "pinned story Orion is not in the catalog"),
+    ('[festival.moon]\nname = "中秋"\nlunar_month = 13\nlunar_day = 15', "[festival.moon] needs name, lunar_month and lunar_day"),
+])
+def test_a_bad_calendar_says_what_is_wrong(catalog, data_copy, text, message):
+    with (data_copy / "calendar.toml").open("a", encoding="utf-8") as handle:
+        handle.write("\n" + text + "\n")
+    with pytest.raises(CalendarError, match=re.escape(message)):
+        picks_through(catalog, load_calendar(data_copy), dt.date(2026, 1, 3))
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(0, 330, 30)])
+def test_script_tells_the_story_then_where_to_look_tonight(catalog, day):
+    script = write_script(catalog, day, load_calendar(DATA))
+    assert 4 <= len(script.scenes) <= 6
     for scene in script.scenes:
         assert MIN_SCENE_SECONDS <= scene.seconds <= MAX_SCENE_SECONDS
         assert scene.narration_zh and scene.narration_en and scene.visual
     assert script.scene_seconds == pytest.approx(sum(s.seconds for s in script.scenes))
     assert script.scenes[0].shot == "reveal"
+    tonight = script.scenes[-1]
+    assert tonight.shot == "tonight" and len(tonight.horizon) == 3 and tonight.narration_zh.startswith("今晚")
+    assert script.pick["reason"] and script.pick["observer"] == "Beijing 21:00"
 
 
 def test_prompts_share_one_style_and_reproducible_distinct_seeds(catalog):
@@ -61,9 +101,8 @@ def test_softened_terms_are_rewritten_and_recorded(catalog):
     text, rewrites = screen_text("Perseus beheaded Medusa", load_blocklist(DATA), "scene 2 narration_en")
     assert text == "Perseus defeated Medusa"
     assert [(r.term, r.replacement) for r in rewrites] == [("behead", "defeat")]
-    perseus_day = next(dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(12)
-                       if constellation_for_day(catalog, dt.date(2026, 1, 1) + dt.timedelta(days=n)) == "Per")
-    prompts = build_scene_prompts(write_script(catalog, perseus_day), load_style(DATA), load_blocklist(DATA))
+    perseus = _script(catalog, "Per", story_scenes(catalog, "Per"), "2026-11-27", dt.date(2026, 11, 27))
+    prompts = build_scene_prompts(perseus, load_style(DATA), load_blocklist(DATA))
     assert "斩首" not in prompts[1].narration_zh and "击败" in prompts[1].narration_zh
     assert {r.term for r in prompts[1].rewrites} == {"斩首", "behead"}
 

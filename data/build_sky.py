@@ -14,7 +14,6 @@ Constellations: the 88 IAU names (Latin, genitive, English, Chinese in mainland 
 Chinese sky (Stellarium's Chinese sky culture as packaged by d3-celestial): 312 asterisms (the 28
 lunar mansions, the Three Enclosures' walls, and the rest) with their lines, vertices named by HIP
 where a catalogue star sits there, and the Chinese name (e.g. 织女一) of each star that has one.
-Milky Way: d3-celestial's five brightness contours, thinned to every few vertices.
 """
 
 from __future__ import annotations
@@ -81,7 +80,6 @@ def main(src: Path) -> None:
     _write(OUT / "constellations.csv", _constellations(src))
     _write(OUT / "chinese_asterisms.csv", chinese_rows)
     _write(OUT / "chinese_lines.csv", chinese_lines)
-    _write(OUT / "milkyway.csv", _milky_way(src))
     print(f"{len(kept)} stars, {len(figure_rows)} figure vertices, {len(chinese_rows)} Chinese asterisms -> {OUT}")
 
 
@@ -128,23 +126,6 @@ def _chinese_sky(src: Path, by_position: dict, needed: set) -> tuple[list[dict],
                 lines.append({"asterism": name, "line": line_no, "seq": seq, "ra_deg": _ra(lon),
                               "dec_deg": round(lat, 4), "hip": hip or ""})
     return asterisms, lines
-
-
-def _milky_way(src: Path, every: int = 4) -> list[dict]:
-    rows = []
-    for level, feature in enumerate(json.loads((src / "mw.json").read_text())["features"], start=1):
-        for poly_no, polygon in enumerate(feature["geometry"]["coordinates"]):
-            ring = polygon[0]
-            for seq, (lon, lat) in enumerate(ring[::every]):
-                rows.append({"level": level, "polygon": poly_no, "seq": seq, "ra_deg": _ra(lon), "dec_deg": round(lat, 3)})
-    return rows
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 if __name__ == "__main__":

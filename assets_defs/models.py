@@ -28,6 +28,8 @@ class Script(BaseModel):
     story: str = ""  # the catalog story told (a myth file's name, or astro-ABBR)
     culture: str = ""
     pick: dict[str, str | float | int] = Field(default_factory=dict)  # why this story today: reason, rank, altitude, direction
+    writer: str = "default"  # who wrote the narration: the catalog's beats, or chat:<model>
+    writer_note: str = ""  # why the default was used although a chat writer was configured
     episode_number: int
     constellation: str  # IAU abbreviation
     latin: str

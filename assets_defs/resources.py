@@ -121,3 +121,24 @@ class ClipReview(dg.ConfigurableResource):
 
     min_mean_luma: float = 3.0
     min_motion: float = 0.3  # mean |last - first frame|; a still clip encodes at 0.0
+
+
+class ScriptWriter(dg.ConfigurableResource):
+    """The optional chat writer (an OpenAI-compatible endpoint); unset, scripts come from the catalog's
+    beats. The key is read from the environment variable named here when a run starts, never stored."""
+
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "STARLOOM_WRITER_API_KEY"
+    timeout_seconds: float = 60.0
+
+    def client(self):
+        if not self.base_url:
+            return None
+        import os
+
+        from assets_defs.writers import ChatWriter
+
+        if not self.model:
+            raise ValueError("STARLOOM_WRITER_URL is set but STARLOOM_WRITER_MODEL is not: name the model to ask")
+        return ChatWriter(self.base_url, self.model, os.environ.get(self.api_key_env, ""), self.timeout_seconds)

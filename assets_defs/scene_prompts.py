@@ -121,26 +121,96 @@ def _simplified_text(text: str) -> str:
     return "".join(_simplified(c) for c in text)
 
 
-def scene_seed(date: str, scene: int) -> int:
-    """Reproducible per episode and scene, different across both."""
-    return int.from_bytes(hashlib.sha256(f"starloom:{date}:scene-{scene}".encode()).digest()[:4], "big") & 0x7FFFFFFF
+def episode_seed(episode: str) -> int:
+    """One seed for every scene of an episode: the same starting noise under every prompt keeps
+    characters and sky in one look across cuts. Reproducible; different between episodes."""
+    return int.from_bytes(hashlib.sha256(f"starloom:{episode}".encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def render_prompt(visual: str, script: Script, style: StyleTemplate, edits: list[str] = ()) -> str:
-    """Subject and action first, then setting, then the series look: the order Wan2.2's prompt
-    guidance recommends (subject, scene, motion; then style, lighting, camera). A producer's edits
-    sit right after the subject, where the model weighs them most."""
-    edited = "".join(f" {adds}." for adds in edits)
-    return (
-        f"{visual}.{edited} Setting: a clear night sky where the stars of {script.latin} ({script.english}) shine. "
-        f"Style: {style.style}. Palette: {style.palette}. Lighting: {style.lighting}. "
-        f"Camera: {style.camera}. {style.film}."
+KEYWORD_KINDS = ("expand", "imply", "culture")
+
+
+@dataclass(frozen=True)
+class KeywordRule:
+    kind: str
+    match: tuple[str, ...]
+    adds: str
+
+    def fires_on(self, text: str) -> bool:
+        lowered = text.lower()
+        for word in self.match:
+            if re.search(r"[\u4e00-\u9fff]", word):
+                if word in text:
+                    return True
+            elif re.search(rf"\b{re.escape(word.lower())}\b", lowered):
+                return True
+        return False
+
+
+def load_keywords(data_dir: str | Path) -> list[KeywordRule]:
+    path = Path(data_dir) / "keywords.toml"
+    rules = []
+    for number, entry in enumerate(tomllib.loads(path.read_text(encoding="utf-8")).get("rule", []), start=1):
+        if entry.get("kind") not in KEYWORD_KINDS:
+            raise ValueError(f"{path} rule {number}: field 'kind' must be one of {', '.join(KEYWORD_KINDS)}, got {entry.get('kind')!r}")
+        match = [str(w).strip() for w in entry.get("match", []) if str(w).strip()]
+        if not match or not str(entry.get("adds", "")).strip():
+            raise ValueError(f"{path} rule {number}: fields 'match' (a list of words) and 'adds' must not be empty")
+        rules.append(KeywordRule(entry["kind"], tuple(match), entry["adds"].strip()))
+    return rules
+
+
+def enrich(text: str, rules: list[KeywordRule]) -> list[str]:
+    """What the keyword library adds to a description: each firing rule's words, once, in file order."""
+    added = []
+    for rule in rules:
+        if rule.fires_on(text) and rule.adds.lower() not in text.lower() and rule.adds not in added:
+            added.append(rule.adds)
+    return added
+
+
+# Where the subject sits and how it moves, by the shot list's shot type.
+FRAMING = {
+    "reveal": ("the whole figure centred in the frame", "slowly emerging as the stars around it brighten"),
+    "focus": ("the subject in the centre third of the frame", "gentle natural motion, cloth and hair stirring in the wind"),
+    "tonight": ("the sky filling the upper two thirds, a dark horizon along the bottom", "stars wheeling slowly overhead"),
+}
+
+
+@dataclass(frozen=True)
+class ShotPrompt:
+    """A scene's prompt in parts; `render` orders them as Wan2.2's prompt guide recommends: subject,
+    scene and motion first (what the model weighs most), then light, colour, camera and style."""
+
+    subject: str
+    details: tuple[str, ...]
+    position: str
+    action: str
+    background: str
+    lighting: str
+    palette: str
+    camera: str
+    style: str
+
+    def render(self) -> str:
+        details = "".join(f", {d}" for d in self.details)
+        return (f"{self.subject}{details}. {self.position}, {self.action}. Background: {self.background}. "
+                f"Lighting: {self.lighting}. Palette: {self.palette}. Camera: {self.camera}. Style: {self.style}.")
+
+
+def shot_prompt(visual: str, shot: str, script: Script, style: StyleTemplate, details: list[str]) -> ShotPrompt:
+    position, action = FRAMING.get(shot, FRAMING["focus"])
+    return ShotPrompt(
+        subject=visual, details=tuple(details), position=position, action=action,
+        background=f"a clear night sky where the stars of {script.latin} ({script.english}) shine",
+        lighting=style.lighting, palette=style.palette, camera=style.camera, style=f"{style.style}, {style.film}",
     )
 
 
 def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[BlockedTerm],
-                        edits: list[Rewrite] = ()) -> list[ScenePrompt]:
-    """One prompt per scene, all in the series style, with any edits to that scene. Pure: no I/O, no Dagster."""
+                        edits: list[Rewrite] = (), keywords: list[KeywordRule] = ()) -> list[ScenePrompt]:
+    """One prompt per scene, all in the series style and seed, completed by the keyword library, with
+    any producer's edits to that scene. Pure: no I/O, no Dagster."""
     prompts = []
     for scene in script.scenes:
         where = f"{script.episode} scene {scene.index} ({script.latin})"
@@ -149,9 +219,12 @@ def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[Bl
         zh, r2 = screen_text(scene.narration_zh, blocklist, f"{where} narration_zh")
         en, r3 = screen_text(scene.narration_en, blocklist, f"{where} narration_en")
         added, r4 = zip(*[screen_text(e.adds, blocklist, f"{where} edit") for e in mine]) if mine else ((), ())
+        # Edits go right after the subject, where the model weighs them most; then the library's details.
+        details = [*added, *enrich(f"{visual} {scene.narration_zh}", keywords)]
         prompts.append(ScenePrompt(
-            scene=scene.index, prompt=render_prompt(visual, script, style, list(added)), negative_prompt=style.negative,
-            seed=scene_seed(script.episode, scene.index), style=style.name, narration_zh=zh, narration_en=en,
+            scene=scene.index, prompt=shot_prompt(visual, scene.shot, script, style, details).render(),
+            negative_prompt=style.negative,
+            seed=episode_seed(script.episode), style=style.name, narration_zh=zh, narration_en=en,
             rewrites=r1 + r2 + r3 + [r for rs in r4 for r in rs],
             edits=[f"{e.instruction} ({'rule ' + e.rule if e.rule else 'as written'})" for e in mine],
         ))
@@ -178,12 +251,13 @@ def build_scene_prompts_asset(chain: Chain) -> dg.AssetsDefinition:
         """Text-to-video prompts for each scene of the episode's script, in the series style, with producers' edits."""
         style = load_style(series_data.data_dir)
         blocklist, rules = load_blocklist(series_data.data_dir), load_edit_rules(series_data.data_dir)
+        keywords = load_keywords(series_data.data_dir)
 
         def prompts_for(key: str) -> ScenePrompts:
             written = script[key]
             edits = [rewrite_for(e["instruction"], e["scene"], rules) for e in read_edits(storage.root(), written.episode)]
             return ScenePrompts(episode=written.episode, style=style.name,
-                                prompts=build_scene_prompts(written, style, blocklist, edits))
+                                prompts=build_scene_prompts(written, style, blocklist, edits, keywords))
 
         built = each_episode(context.partition_keys, prompts_for, "scene_prompts")
         return versioned_output(built, per_episode(built, describe))

@@ -11,7 +11,8 @@ from assets_defs.catalog import Catalog
 from assets_defs.chain import CATALOG_IN, DAILY, SPECIAL, Chain, each_episode
 from assets_defs.models import Scene, Script
 from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
-from assets_defs.resources import SeriesData
+from assets_defs.resources import ScriptWriter, SeriesData
+from assets_defs.writers import ChatWriter, Drafted, draft_scenes
 from assets_defs.sky_tonight import EveningSky, best_time_tonight, evening_utc, local_sidereal_deg, where_to_look
 from assets_defs.versions import per_episode, versioned_output
 from orchestration.partitions import SERIES_START, episode_id, today_in_series
@@ -23,6 +24,7 @@ EN_WORDS_PER_SECOND = 2.6
 SCENE_PADDING_SECONDS = 0.8
 MIN_SCENE_SECONDS, MAX_SCENE_SECONDS = 3.0, 6.0
 MAX_SPECIAL_SCENES = 5
+MIN_SHARED_WORDS = 3  # fewer, and a sentence shares only everyday words ("今天") with a myth
 
 
 def scene_seconds(narration: str) -> float:
@@ -52,17 +54,30 @@ def _script(catalog: Catalog, story_id: str, scenes: list[Scene], episode: str, 
     )
 
 
-def story_scenes(catalog: Catalog, story_id: str) -> list[Scene]:
-    """One scene per beat: its narration in both languages, what to show, and for how long."""
+def story_brief(catalog: Catalog, story_id: str) -> dict:
+    """What a chat writer is told about the story: titles, figure, sources and the beats to retell."""
+    story = catalog.story(story_id)
+    row = catalog.constellation(story.constellation)
+    return {"title_zh": story.title_zh, "title_en": story.title_en, "constellation": f"{row.latin} ({row.chinese})",
+            "source": story.source, "beats": [{"zh": b.zh, "en": b.en, "visual": b.visual}
+                                              for b in catalog.beats_of(story_id).itertuples()]}
+
+
+def story_scenes(catalog: Catalog, story_id: str, drafted: Drafted | None = None) -> list[Scene]:
+    """One scene per drafted beat (the catalog's own by default): its narration in both languages,
+    what to show, and for how long; the focus star and transition follow the catalog's beat."""
     asterisms = [a for a in catalog.story(story_id).asterisms.split(";") if a]
-    return [
-        Scene(
-            index=n, beat=int(beat.beat), narration_zh=beat.zh, narration_en=beat.en, visual=beat.visual,
-            focus=beat.focus, shot="reveal" if n == 1 else "focus", seconds=scene_seconds(beat.zh),
+    beats = list(catalog.beats_of(story_id).itertuples())
+    texts = drafted.scenes if drafted is not None else beats
+    scenes = []
+    for n, text in enumerate(texts, start=1):
+        beat = beats[min(n, len(beats)) - 1]
+        scenes.append(Scene(
+            index=n, beat=int(beat.beat), narration_zh=text.zh, narration_en=text.en, visual=text.visual,
+            focus=beat.focus, shot="reveal" if n == 1 else "focus", seconds=scene_seconds(text.zh),
             transition=transition_into(n, beat.transition), asterisms=asterisms,
-        )
-        for n, beat in enumerate(catalog.beats_of(story_id).itertuples(), start=1)
-    ]
+        ))
+    return scenes
 
 
 def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: SeriesCalendar, index: int) -> Scene:
@@ -88,16 +103,20 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
     )
 
 
-def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None = None) -> Script:
-    """The day's story (see assets_defs/pick.py), its beats as scenes, and tonight's sky to close."""
+def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None = None,
+                 writer: ChatWriter | None = None, log=None) -> Script:
+    """The day's story (see assets_defs/pick.py), its beats as scenes (retold by the chat writer when
+    one is configured), and tonight's sky to close."""
     calendar = calendar or SeriesCalendar()
     chosen = pick_for_day(catalog, calendar, day)
-    scenes = story_scenes(catalog, chosen.story)
+    drafted = draft_scenes(catalog.beats_of(chosen.story), story_brief(catalog, chosen.story), writer, log)
+    scenes = story_scenes(catalog, chosen.story, drafted)
     scenes.append(tonight_scene(catalog, chosen.story, day, calendar, len(scenes) + 1))
     pick = {"reason": chosen.reason, "rank": chosen.rank, "altitude_deg": chosen.placement.altitude_deg,
             "azimuth_deg": chosen.placement.azimuth_deg, "direction": chosen.placement.direction_en,
             "observer": f"{calendar.observer.name} {calendar.observer.evening_hour}:00"}
-    return _script(catalog, chosen.story, scenes, day.isoformat(), day, pick=pick)
+    written = _script(catalog, chosen.story, scenes, day.isoformat(), day, pick=pick)
+    return written.model_copy(update={"writer": drafted.writer, "writer_note": drafted.note})
 
 
 def _grams(text: str) -> set[str]:
@@ -121,11 +140,11 @@ def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
     scores = {}
     for story in myths.itertuples():
         beats = catalog.beats_of(story.id)
-        names = " ".join(catalog.constellation(story.constellation)[["latin", "english", "chinese"]])
-        scores[story.id] = len(words & _grams(" ".join(beats.zh) + " " + " ".join(beats.en) + " " + names
-                                              + f" {story.title_zh} {story.title_en}"))
+        names = _grams(" ".join(catalog.constellation(story.constellation)[["latin", "english", "chinese"]]))
+        told = _grams(" ".join(beats.zh) + " " + " ".join(beats.en) + f" {story.title_zh} {story.title_en}")
+        scores[story.id] = len(words & (told | names)) + 2 * len(words & names)  # naming the figure counts most
     story_id = max(scores, key=lambda s: (scores[s], s))
-    if scores[story_id] == 0:
+    if scores[story_id] < MIN_SHARED_WORDS:
         raise ValueError(f"special {text!r}: it names no constellation or myth in the catalog; mention one "
                          f"(for example 仙女座 or Orion)")
     beats = list(catalog.beats_of(story_id).itertuples())
@@ -147,6 +166,7 @@ def describe(written: Script) -> dict:
     return {
         "constellation": f"{written.latin} {written.chinese}",
         "story": written.story,
+        "writer": written.writer + (f" ({written.writer_note})" if written.writer_note else ""),
         **({"pick": ", ".join(f"{k} {v}" for k, v in written.pick.items())} if written.pick else {}),
         "title": f"{written.title_zh} / {written.title_en}",
         "scenes": len(written.scenes),
@@ -161,15 +181,16 @@ def build_script(chain: Chain) -> dg.AssetsDefinition:
     special = chain is SPECIAL
 
     @chain.asset("script", "series", code_version="2", ins=CATALOG_IN)
-    def script(context: dg.AssetExecutionContext, catalog: Catalog, series_data: SeriesData) -> dg.Output[dict[str, Script]]:
+    def script(context: dg.AssetExecutionContext, catalog: Catalog, series_data: SeriesData,
+               script_writer: ScriptWriter) -> dg.Output[dict[str, Script]]:
         """The episode's constellation, bilingual narration and shot list."""
         if special:
             written = each_episode(context.partition_keys,
                                    lambda key: write_special_script(catalog, key, today_in_series()), "script")
         else:
-            calendar = load_calendar(series_data.data_dir)
-            written = each_episode(context.partition_keys,
-                                   lambda key: write_script(catalog, dt.date.fromisoformat(key), calendar), "script")
+            calendar, writer = load_calendar(series_data.data_dir), script_writer.client()
+            written = each_episode(context.partition_keys, lambda key: write_script(
+                catalog, dt.date.fromisoformat(key), calendar, writer, context.log), "script")
         return versioned_output(written, per_episode(written, describe))
 
     return script

@@ -12,7 +12,7 @@ import dagster as dg
 from assets_defs.resources import SeriesData
 
 CATALOG_FILES = ("sky/*.csv", "myths/*.toml", "calendar.toml")
-PROMPT_RULE_FILES = ("style.toml", "blocklist.csv", "edit_rules.toml")
+PROMPT_RULE_FILES = ("style.toml", "blocklist.csv", "edit_rules.toml", "keywords.toml")
 
 
 def files_version(data_dir: str | Path, patterns: tuple[str, ...]) -> str:

@@ -128,5 +128,12 @@ def _chinese_sky(src: Path, by_position: dict, needed: set) -> tuple[list[dict],
     return asterisms, lines
 
 
+def _write(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 if __name__ == "__main__":
     main(Path(sys.argv[1]))

@@ -206,6 +206,8 @@ def lineage(date: str, scene: int | None) -> None:
                   f"  cut v{chain['version']}")
     if chain["request"]:
         console.print(f"special, told from: {chain['request']}")
+    if chain["pick"]:
+        console.print("picked: " + ", ".join(f"{k} {v}" for k, v in chain["pick"].items()))
     table = Table(show_lines=True)
     for column in ("scene", "catalog beat", "prompt", "seed", "model", "clip", "review"):
         table.add_column(column, overflow="fold")  # keys and paths are shown whole, folded, never cut
@@ -214,7 +216,7 @@ def lineage(date: str, scene: int | None) -> None:
         review = s["review"]
         table.add_row(
             f"{s['scene']}\n{s['seconds']:.2f} s",
-            f"{beat['constellation']} beat {beat['beat']}\n{beat['zh']}\nfocus {beat['focus'] or '-'}",
+            f"{beat['story'] or beat['constellation']} beat {beat['beat']}\n{beat['zh']}\nfocus {beat['focus'] or '-'}",
             s["prompt"] + (f"\nrewrites: {', '.join(s['rewrites'])}" if s["rewrites"] else "")
             + "".join(f"\nedit: {e}" for e in s["edits"]),
             str(s["seed"]),

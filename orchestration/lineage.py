@@ -34,7 +34,7 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
     clips = {c.scene: c for c in _load(root, "raw_clips", date, ClipSet).clips}
     reviewed = {r.clip.scene: r for r in _load(root, "reviewed_clips", date, ReviewedClips).clips}
     catalog = read_catalog(catalog_dir(root))
-    beats = catalog.beats_of(script.constellation).set_index("beat")
+    beats = catalog.beats_of(script.story or script.constellation).set_index("beat")
     manifest_path = episode_dir(root, date) / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     placed = {s["scene"]: s for s in manifest["scenes"]} if manifest else {}
@@ -49,8 +49,11 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
         record = json.loads(record_path.read_text()) if record_path.exists() else {}
         scenes.append({
             "scene": s.index, "seconds": placed.get(s.index, {}).get("seconds", s.seconds),
-            "catalog_beat": {"constellation": script.constellation, "beat": s.beat, "zh": beats.loc[s.beat].zh,
-                             "visual": beats.loc[s.beat].visual, "focus": s.focus},
+            "catalog_beat": ({"constellation": script.constellation, "story": script.story, "beat": s.beat,
+                              "zh": beats.loc[s.beat].zh, "visual": beats.loc[s.beat].visual, "focus": s.focus}
+                             if s.beat in beats.index else  # the closing scene is computed, not a catalog beat
+                             {"constellation": script.constellation, "story": script.story, "beat": s.beat,
+                              "zh": f"tonight's sky: {s.narration_zh}", "visual": s.visual, "focus": s.focus}),
             "prompt": prompts[s.index].prompt, "negative_prompt": prompts[s.index].negative_prompt,
             "edits": [f"{e['instruction']} ({e['at']})" for e in edits if e["scene"] == s.index],
             "seed": final.seed, "rewrites": [f"{r.term} → {r.replacement}" for r in prompts[s.index].rewrites],
@@ -63,7 +66,7 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
                        "measures": reviewed[s.index].verdict.measures, "rejected": reviewed[s.index].rejected},
         })
     return {
-        "date": date, "request": script.request, "version": manifest.get("version", 1) if manifest else 0,
+        "date": date, "request": script.request, "story": script.story, "pick": script.pick, "version": manifest.get("version", 1) if manifest else 0,
         "constellation": f"{script.latin} {script.chinese}", "title": f"{script.title_zh} / {script.title_en}",
         "catalog_version": script.catalog_version, "catalog_now": catalog.version, "scenes": scenes,
         "files": manifest["files"] if manifest else {}, "episode_dir": str(episode_dir(root, date)),

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from assets_defs.io_manager import StarloomIOManager
 import dagster as dg
 
-from assets_defs.resources import ClipGenerator, ClipReview, Postproduction, Publisher, SeriesData, Storage
+from assets_defs.resources import ClipGenerator, ClipReview, Postproduction, Publisher, ScriptWriter, SeriesData, Storage
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,8 @@ class Settings(BaseModel):
     voice: str = "espeak-ng"
     voice_dir: str = ""
     webhook_url: str = ""
+    writer_url: str = ""  # an OpenAI-compatible endpoint for the optional chat script writer
+    writer_model: str = ""
     clip_width: int | None = None  # Wan clip size (e.g. 832x480); unset: the model's default
     clip_height: int | None = None
     language: str = "zh"
@@ -56,6 +58,8 @@ class Settings(BaseModel):
             "voice": os.environ.get("STARLOOM_VOICE"),
             "voice_dir": os.environ.get("STARLOOM_VOICE_DIR"),
             "webhook_url": os.environ.get("STARLOOM_WEBHOOK_URL"),
+            "writer_url": os.environ.get("STARLOOM_WRITER_URL"),
+            "writer_model": os.environ.get("STARLOOM_WRITER_MODEL"),
             "lora_dir": os.environ.get("STARLOOM_LORA_DIR"),
             "cache": os.environ.get("STARLOOM_CACHE"),
             "vae_tiling": os.environ.get("STARLOOM_VAE_TILING"),
@@ -103,6 +107,7 @@ def build_resources(settings: Settings) -> dict:
             width=settings.width if sky else settings.clip_width, height=settings.height if sky else settings.clip_height,
         ),
         "clip_review": ClipReview(),
+        "script_writer": ScriptWriter(base_url=settings.writer_url, model=settings.writer_model),
         "postproduction": Postproduction(
             width=settings.width, height=settings.height, language=settings.language, voice=settings.voice,
             voice_dir=settings.voice_dir, vertical_width=settings.vertical_width, vertical_height=settings.vertical_height),

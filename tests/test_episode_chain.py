@@ -22,7 +22,7 @@ from assets_defs.resources import ClipReview
 from assets_defs.reviewed_clips import ReviewFailedError
 from assets_defs.scene_prompts import BlockedTextError
 from orchestration.episode_run import run_episode
-from tests.conftest import DAY, make_settings, stop_process_group
+from tests.conftest import DAY, TEST_DATA, make_settings, stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +102,8 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     from ray_jobs.storage import storage_root
 
     chain = episode_lineage(storage_root(tmp_path / "storage"), DAY)
-    assert [s["catalog_beat"]["zh"] for s in chain["scenes"]] == [s.narration_zh for s in script.scenes]
+    assert [s["catalog_beat"]["zh"] for s in chain["scenes"][:-1]] == [s.narration_zh for s in script.scenes[:-1]]
+    assert chain["scenes"][-1]["catalog_beat"]["zh"].startswith("tonight's sky: 今晚") and chain["story"] == "Sco"
     assert [s["seed"] for s in chain["scenes"]] == [p.seed for p in out["scene_prompts"].prompts]
     assert all(s["model_revision"].startswith("sky-") and s["review"]["passed"] for s in chain["scenes"])
     assert chain["files"]["video"]["sha256"] == manifest["files"]["video"]["sha256"]
@@ -126,7 +127,7 @@ def test_rerun_generates_nothing_and_editing_one_scene_regenerates_one_clip(tmp_
     edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
     assert [p.scene for p, q in zip(first["scene_prompts"].prompts, edited["scene_prompts"].prompts) if p.prompt != q.prompt] == [2]
     assert edited["raw_clips"].generated == 1
-    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True]
+    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True, True]  # the closing sky scene too
 
 
 def test_tiny_wan_episode_runs_the_diffusers_path_and_regenerates_only_the_edited_scene(
@@ -146,7 +147,7 @@ def test_tiny_wan_episode_runs_the_diffusers_path_and_regenerates_only_the_edite
     myth.write_text(myth.read_text(encoding="utf-8").replace("close up of a scorpion", "a slow push in on a scorpion"), encoding="utf-8")
     edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
     assert edited["raw_clips"].generated == 1
-    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True]
+    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True, True]  # the closing sky scene too
     # Three runs, one replica: the model was loaded once (each load has its own id).
     loads = {c.replica.rsplit("/", 1)[1] for run in (first, edited) for c in run["raw_clips"].clips}
     assert len(loads) == 1
@@ -169,10 +170,10 @@ def test_malformed_catalog_fails_clearly_and_keeps_earlier_outputs(tmp_path, ray
     episode = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))["final_episode"]
     before = {p: _sha(p) for p in (episode.video, episode.manifest, tmp_path / "storage" / "catalog" / "beats.parquet")}
 
-    names = data_copy / "constellations.csv"
-    names.write_text(names.read_text(encoding="utf-8").replace("Sco,Scorpius,The Scorpion,天蝎座", "Sco,,The Scorpion,天蝎座"), encoding="utf-8")
+    names = data_copy / "sky" / "constellations.csv"
+    names.write_text(names.read_text(encoding="utf-8").replace("Sco,Scorpius,Scorpii,", "Sco,,Scorpii,"), encoding="utf-8")
     message = _fails_with(CatalogError, DAY, settings, instance=instance)
-    assert f"{names} row 7 (line 8): field 'latin' is empty" in message
+    assert f"{names} row 73 (line 74): field 'latin' is empty" in message
     assert {p: _sha(p) for p in before} == before
 
 
@@ -213,7 +214,7 @@ def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_rea
     message = _fails_with(ReviewFailedError, DAY, settings, instance=instance, clip_review=ClipReview(min_mean_luma=250))
     assert message.startswith(f"{DAY}/scene-1: clip failed review twice") and "black: mean luma" in message
     # Every rejected clip is made once more on a new seed, all in one batch on the pool.
-    assert len(_clip_files(tmp_path / "storage")) == 3 + 3
+    assert len(_clip_files(tmp_path / "storage")) == 4 + 4
 
 
 def _graphql(port: int, query: str) -> dict:
@@ -246,7 +247,8 @@ def _free_port() -> int:
 def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray_head):
     """`starloom episode` in its own process joining a running Ray head, then `starloom ui` on the same storage."""
     starloom = str(Path(sys.executable).parent / "starloom")
-    env = {**os.environ, "STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    env = {**os.environ, "STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster"),
+           "STARLOOM_DATA": str(TEST_DATA)}
     proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144", "--language", "en"],
                           capture_output=True, text=True, env=env | {"RAY_ADDRESS": ray_head, "RAY_AUTH_MODE": "token"}, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -262,9 +264,9 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
                             capture_output=True, text=True, env=ray_env, cwd=tmp_path, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "storage" / "clips").rglob("*.json")]
-    assert len(records) == 3 + 4 and len({r["result"]["replica"] for r in records}) == 1  # Scorpius, then Lyra
+    assert len(records) == 4 + 5 and len({r["result"]["replica"] for r in records}) == 1  # Scorpius, then Lyra (+ tonight's sky)
     shown = subprocess.run([starloom, "pool"], capture_output=True, text=True, env=ray_env, timeout=120)
-    assert shown.returncode == 0 and "1 replica(s)" in shown.stdout and "clips    7" in shown.stdout, shown.stdout + shown.stderr
+    assert shown.returncode == 0 and "1 replica(s)" in shown.stdout and "clips    9" in shown.stdout, shown.stdout + shown.stderr
     stopped = subprocess.run([starloom, "pool", "--shutdown"], capture_output=True, text=True, env=ray_env, timeout=120)
     assert "stopped 1 replica(s)" in stopped.stdout
 
@@ -312,7 +314,7 @@ def test_every_stage_runs_against_s3(tmp_path, s3_server):
     assert proc.stdout.strip().splitlines()[-1] == f"s3://starloom/series/episodes/{DAY}/episode.mp4"
     fs = s3fs.S3FileSystem(endpoint_url=s3_server["AWS_ENDPOINT_URL"], key="starloom-test", secret="starloom-test")
     assert {p.rsplit("/", 1)[1] for p in fs.ls("starloom/series/catalog")} >= {"stars.parquet", "version.txt"}
-    assert len(fs.glob("starloom/series/clips/*/*.mp4")) == 3 and len(fs.glob("starloom/series/clips/*/*.json")) == 3
+    assert len(fs.glob("starloom/series/clips/*/*.mp4")) == 4 and len(fs.glob("starloom/series/clips/*/*.json")) == 4
     local = tmp_path / "episode.mp4"
     fs.get(f"starloom/series/episodes/{DAY}/episode.mp4", str(local))
     assert probe_video(local).has_audio

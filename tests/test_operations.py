@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from assets_defs.catalog import load_catalog
 from assets_defs.chain import PartitionsFailed
 from assets_defs.edits import load_edit_rules, read_edits, record_edit, rewrite_for
+from assets_defs.pick import load_calendar
 from assets_defs.raw_clips import clip_requests
 from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_style
 from assets_defs.script import write_script, write_special_script
@@ -22,7 +23,7 @@ from orchestration.resources import build_resources
 from ray_jobs.backends import model_revision
 from ray_jobs.requests import ClipGenerationError
 from ray_jobs.storage import clip_path, storage_root
-from tests.conftest import DATA, DAY, make_settings
+from tests.conftest import DATA, DAY, TEST_DATA, make_settings
 
 DAYS = [(dt.date.fromisoformat(DAY) - dt.timedelta(days=n)).isoformat() for n in range(4, -1, -1)]
 ANDROMEDA = "安德洛墨达被锁在海边的岩石上，海怪从浪里升起。英雄珀耳修斯从天而降，斩断了她的锁链。"
@@ -72,8 +73,8 @@ def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_
     days = DAYS[-3:]
     root = storage_root(settings.storage)
     # Storage refuses one clip of the middle day: a folder sits where its file must go.
-    catalog = load_catalog(DATA)
-    bad_script = write_script(catalog, dt.date.fromisoformat(days[1]))
+    catalog, calendar = load_catalog(TEST_DATA), load_calendar(TEST_DATA)
+    bad_script = write_script(catalog, dt.date.fromisoformat(days[1]), calendar)
     prompts = build_scene_prompts(bad_script, load_style(DATA), load_blocklist(DATA))
     from assets_defs.models import ScenePrompts
 
@@ -90,7 +91,7 @@ def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_
     cause = failure.__cause__
     assert list(cause.failures) == [f"{days[1]}/scene-1"] and "IsADirectoryError" in str(cause)
     good = [d for d in days if d != days[1]]
-    assert cause.done == sum(len(write_script(catalog, dt.date.fromisoformat(d)).scenes) for d in good) + len(requests) - 1
+    assert cause.done == sum(len(write_script(catalog, dt.date.fromisoformat(d), calendar).scenes) for d in good) + len(requests) - 1
 
     # The good days' clips are stored: making them now generates nothing.
     rerun = run_chain(good[:1], settings, echo=lambda _: None, instance=instance)
@@ -181,10 +182,10 @@ def test_revising_one_scene_remakes_one_clip_and_keeps_the_previous_cut(tmp_path
     # What `starloom revise DAY --scene 2 "…"` does: a bad scene number is refused before any work…
     monkeypatch.setenv("STARLOOM_STORAGE", settings.storage)
     refused = CliRunner().invoke(cli, ["revise", DAY, "--scene", "9", "make the scorpion brighter"])
-    assert refused.exit_code == 1 and f"{DAY} has scenes 1–3, not 9" in refused.output
+    assert refused.exit_code == 1 and f"{DAY} has scenes 1–4, not 9" in refused.output
     assert read_edits(root, DAY) == []
     # …then the edit is recorded and the day re-materialized.
-    record_edit(root, DAY, 2, "make the scorpion brighter", scenes=3)
+    record_edit(root, DAY, 2, "make the scorpion brighter", scenes=4)
     second = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
     prompts, clips, after = _only(second, "scene_prompts"), _only(second, "raw_clips"), _only(second, "final_episode")
     assert [c.scene for c in clips.clips if not c.cached] == [2]  # exactly one clip made again

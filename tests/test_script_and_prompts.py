@@ -4,8 +4,10 @@ import re
 import pytest
 
 from assets_defs.catalog import load_catalog
+from assets_defs.models import ScenePrompts
 from assets_defs.scene_prompts import (
-    BlockedTerm, BlockedTextError, build_scene_prompts, load_blocklist, load_style, scene_seed, screen_text,
+    BlockedTerm, BlockedTextError, build_scene_prompts, enrich, episode_seed, load_blocklist, load_keywords, load_style,
+    screen_text,
 )
 from assets_defs.pick import CalendarError, load_calendar, pick_for_day, picks_through
 from assets_defs.script import MAX_SCENE_SECONDS, MIN_SCENE_SECONDS, _script, story_scenes, write_script
@@ -74,18 +76,63 @@ def test_script_tells_the_story_then_where_to_look_tonight(catalog, day):
     assert script.pick["reason"] and script.pick["observer"] == "Beijing 21:00"
 
 
-def test_prompts_share_one_style_and_reproducible_distinct_seeds(catalog):
+def test_prompts_share_one_style_and_one_reproducible_seed_per_episode(catalog):
     script = write_script(catalog, dt.date(2026, 11, 27))
     style = load_style(DATA)
-    prompts = build_scene_prompts(script, style, load_blocklist(DATA))
+    prompts = build_scene_prompts(script, style, load_blocklist(DATA), keywords=load_keywords(DATA))
     assert len(prompts) == len(script.scenes)
     for prompt, scene in zip(prompts, script.scenes):
         assert prompt.prompt.startswith(scene.visual)
         assert style.style in prompt.prompt and style.palette in prompt.prompt and style.camera in prompt.prompt
         assert prompt.negative_prompt == style.negative
-    assert len({p.seed for p in prompts}) == len(prompts)
+    assert {p.seed for p in prompts} == {episode_seed("2026-11-27")}  # one look across the episode's cuts
     assert [p.seed for p in prompts] == [p.seed for p in build_scene_prompts(script, style, load_blocklist(DATA))]
-    assert scene_seed("2026-11-27", 1) != scene_seed("2026-11-28", 1)
+    assert episode_seed("2026-11-27") != episode_seed("2026-11-28")
+
+
+def test_prompt_parts_come_in_the_order_wan_weighs_them(catalog):
+    perseus = _script(catalog, "Per", story_scenes(catalog, "Per"), "2026-11-27", dt.date(2026, 11, 27))
+    style = load_style(DATA)
+    prompt = build_scene_prompts(perseus, style, load_blocklist(DATA), keywords=load_keywords(DATA))[0].prompt
+    order = [prompt.index(part) for part in (perseus.scenes[0].visual, "centred in the frame", "Background:",
+                                             "Lighting:", "Palette:", "Camera:", "Style:")]
+    assert order == sorted(order)
+
+
+def test_changing_the_series_template_changes_every_prompt_and_clip_key_and_nothing_else(catalog, data_copy):
+    from assets_defs.raw_clips import clip_requests
+    from orchestration.resources import Settings, build_resources
+
+    script = write_script(catalog, dt.date(2026, 11, 27))
+    generator = build_resources(Settings(data_dir=str(DATA)))["clip_generator"]
+    path = data_copy / "style.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("deep indigo and midnight blue sky", "teal and amber dusk"),
+                    encoding="utf-8")
+    before = build_scene_prompts(script, load_style(DATA), load_blocklist(DATA))
+    after = build_scene_prompts(script, load_style(data_copy), load_blocklist(DATA))
+    assert all(a.prompt != b.prompt and "teal and amber dusk" in a.prompt for a, b in zip(after, before))
+    assert [(a.seed, a.negative_prompt, a.narration_zh, a.narration_en) for a in after] == \
+        [(b.seed, b.negative_prompt, b.narration_zh, b.narration_en) for b in before]
+    keys = lambda prompts: [r.cache_key for r in clip_requests(script, ScenePrompts(episode=script.episode, style="", prompts=prompts), generator, "rev")]  # noqa: E731
+    assert all(a != b for a, b in zip(keys(after), keys(before)))
+
+
+@pytest.mark.parametrize("rule", load_keywords(DATA), ids=lambda r: f"{r.kind}-{r.match[0]}")
+def test_every_keyword_rule_fires_on_each_of_its_words_and_only_adds_once(rule):
+    for word in rule.match:
+        added = enrich(f"a scene with {word} in it", [rule])
+        assert added == [rule.adds], word
+        assert enrich(f"a scene with {word}, {rule.adds}", [rule]) == []  # already said: not repeated
+
+
+def test_keyword_library_completes_vague_scenes():
+    rules = load_keywords(DATA)
+    added = enrich("海怪 rises from the sea at night near the rocky coast", rules)
+    assert "a Leviathan-like sea serpent with a gaping maw and writhing tentacles" in added
+    assert "stars glittering overhead" in added and "glittering waves breaking on the rocks" in added
+    assert any("bridge of magpies" in a for a in enrich("七夕之夜", rules))
+    assert enrich("a quiet meadow", rules) == []  # nothing to add
+    assert enrich("knight", rules) == []  # 'night' is a word, not a substring
 
 
 def test_blocklisted_text_is_refused_naming_the_term_and_scene():

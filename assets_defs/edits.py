@@ -55,6 +55,19 @@ def rewrite_for(instruction: str, scene: int, rules: list[EditRule]) -> Rewrite:
     return Rewrite(scene, instruction, "", instruction.strip())
 
 
+def rewrite_with(writer, visual: str, instruction: str, scene: int, rules: list[EditRule], log=None) -> Rewrite:
+    """The chat writer's words for an edit when one is configured and answers well; else the rules."""
+    if writer is not None:
+        from assets_defs.writers import WriterError
+
+        try:
+            return Rewrite(scene, instruction, f"chat:{writer.model}", writer.revise(visual, instruction).adds.strip())
+        except WriterError as error:
+            if log is not None:
+                log.warning(f"scene {scene}: chat writer could not revise ({error}); using the edit rules")
+    return rewrite_for(instruction, scene, rules)
+
+
 def edits_path(root: UPath, episode: str) -> UPath:
     return root / "edits" / f"{episode}.json"
 

@@ -22,6 +22,7 @@ MYTH_BONUS = 0.25  # a told myth beats an astronomy episode of a slightly better
 MIN_ALTITUDE_DEG = 10.0  # below this the figure is hard to see; used only when nothing else is left
 LOOKAHEAD_DAYS = 120
 URGENT_DAYS = 14  # a figure leaving the evening sky within this many evenings is told first
+FIGURE_GAP_DAYS = 7  # two stories of one figure (Ursa Major's Callisto and 北斗) are kept a week apart
 
 
 class CalendarError(ValueError):
@@ -128,11 +129,14 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
             counts.append(streak)
         up_until[abbr] = counts[::-1]
     last_told: dict[str, dt.date] = {}
+    last_shown: dict[str, dt.date] = {}  # by figure
     picks = []
     for n in range(days):
         day, placed = SERIES_START + dt.timedelta(days=n), evenings[n]
         ranked = sorted(stories.index, key=lambda s: (-(placed[stories.constellation[s]].score + bonus[s]), s))
         fresh = [s for s in ranked if day - last_told.get(s, dt.date.min) > dt.timedelta(days=calendar.no_repeat_days)]
+        spaced = [s for s in fresh if day - last_shown.get(stories.constellation[s], dt.date.min) > dt.timedelta(days=FIGURE_GAP_DAYS)]
+        fresh = spaced or fresh
         up = sorted((s for s in ranked if placed[stories.constellation[s]].altitude_deg >= MIN_ALTITUDE_DEG),
                     key=lambda s: (up_until[stories.constellation[s]][n] > URGENT_DAYS, ranked.index(s)))
         low = [s for s in fresh if placed[stories.constellation[s]].altitude_deg > 0]
@@ -153,6 +157,7 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
         placement = placed[stories.constellation[story]]
         picks.append(Pick(day, story, str(stories.constellation[story]), reason, ranked.index(story) + 1, placement))
         last_told[story] = day
+        last_shown[str(stories.constellation[story])] = day
     return picks
 
 

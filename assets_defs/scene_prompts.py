@@ -11,9 +11,9 @@ import dagster as dg
 import zhconv
 
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
-from assets_defs.edits import Rewrite, load_edit_rules, read_edits, rewrite_for
+from assets_defs.edits import Rewrite, load_edit_rules, read_edits, rewrite_with
 from assets_defs.models import SafetyRewrite, ScenePrompt, ScenePrompts, Script
-from assets_defs.resources import SeriesData, Storage
+from assets_defs.resources import ScriptWriter, SeriesData, Storage
 from assets_defs.versions import per_episode, versioned_output
 
 
@@ -226,7 +226,8 @@ def build_scene_prompts(script: Script, style: StyleTemplate, blocklist: list[Bl
             negative_prompt=style.negative,
             seed=episode_seed(script.episode), style=style.name, narration_zh=zh, narration_en=en,
             rewrites=r1 + r2 + r3 + [r for rs in r4 for r in rs],
-            edits=[f"{e.instruction} ({'rule ' + e.rule if e.rule else 'as written'})" for e in mine],
+            edits=[f"{e.instruction} ({(e.rule if e.rule.startswith('chat:') else 'rule ' + e.rule) if e.rule else 'as written'})"
+                   for e in mine],
         ))
     return prompts
 
@@ -247,15 +248,17 @@ def build_scene_prompts_asset(chain: Chain) -> dg.AssetsDefinition:
     @chain.asset("scene_prompts", "generation", code_version="2", ins=chain.ins("script"),
                                  deps=["prompt_rules"])
     def scene_prompts(context: dg.AssetExecutionContext, script: dict[str, Script], series_data: SeriesData,
-                      storage: Storage) -> dg.Output[dict[str, ScenePrompts]]:
+                      storage: Storage, script_writer: ScriptWriter) -> dg.Output[dict[str, ScenePrompts]]:
         """Text-to-video prompts for each scene of the episode's script, in the series style, with producers' edits."""
         style = load_style(series_data.data_dir)
         blocklist, rules = load_blocklist(series_data.data_dir), load_edit_rules(series_data.data_dir)
-        keywords = load_keywords(series_data.data_dir)
+        keywords, writer = load_keywords(series_data.data_dir), script_writer.client()
 
         def prompts_for(key: str) -> ScenePrompts:
             written = script[key]
-            edits = [rewrite_for(e["instruction"], e["scene"], rules) for e in read_edits(storage.root(), written.episode)]
+            visuals = {s.index: s.visual for s in written.scenes}
+            edits = [rewrite_with(writer, visuals.get(e["scene"], ""), e["instruction"], e["scene"], rules, context.log)
+                     for e in read_edits(storage.root(), written.episode)]
             return ScenePrompts(episode=written.episode, style=style.name,
                                 prompts=build_scene_prompts(written, style, blocklist, edits, keywords))
 

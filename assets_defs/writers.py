@@ -38,6 +38,17 @@ class ScenesDraft(BaseModel):
     scenes: list[DraftScene] = Field(min_length=3, max_length=5)
 
 
+EDIT_PROMPT = """You revise one shot of a text-to-video prompt for "A Constellation a Day".
+You get the shot's description and a producer's instruction. Answer with JSON only:
+{"adds": "..."}: English words (3 to 40) to insert right after the subject so the video model carries out
+the instruction, e.g. {"adds": "the lightning much brighter, crackling white-blue across the clouds"}.
+Describe only what to see; no words or letters in the picture; nothing gory."""
+
+
+class EditDraft(BaseModel):
+    adds: str = Field(min_length=3, max_length=300)
+
+
 class WriterError(RuntimeError):
     """The chat endpoint gave no usable script; the message says why."""
 
@@ -57,10 +68,16 @@ class ChatWriter:
     timeout_s: float = 60.0
 
     def draft(self, brief: dict) -> ScenesDraft:
+        return self._ask(SYSTEM_PROMPT, brief, ScenesDraft)
+
+    def revise(self, visual: str, instruction: str) -> EditDraft:
+        return self._ask(EDIT_PROMPT, {"shot": visual, "instruction": instruction}, EditDraft)
+
+    def _ask(self, system: str, user: dict, schema: type[BaseModel]):
         body = json.dumps({
             "model": self.model, "temperature": 0.7, "response_format": {"type": "json_object"},
-            "messages": [{"role": "system", "content": SYSTEM_PROMPT},
-                         {"role": "user", "content": json.dumps(brief, ensure_ascii=False)}],
+            "messages": [{"role": "system", "content": system},
+                         {"role": "user", "content": json.dumps(user, ensure_ascii=False)}],
         }).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
@@ -79,7 +96,7 @@ class ChatWriter:
             raise WriterError("the reply has no choices[0].message.content") from None
         content = re.sub(r"^```(?:json)?\s*|\s*```$", "", content.strip())  # some models fence their JSON
         try:
-            return ScenesDraft.model_validate_json(content)
+            return schema.model_validate_json(content)
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3])
             raise WriterError(f"the script does not fit the schema: {problems}") from None

@@ -148,6 +148,36 @@ def revise(date: str, instruction: str, scene: int) -> None:
 
 
 @cli.command()
+@click.argument("start", required=False)
+@click.option("--days", default=14, show_default=True, help="How many days to show.")
+def picks(start: str | None, days: int) -> None:
+    """Show which story each day from START (default today) tells, and why: its figure's altitude and
+    direction at the evening hour, its rank, festivals and pins (data/calendar.toml)."""
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from assets_defs.catalog import CatalogError, load_catalog
+    from assets_defs.pick import CalendarError, load_calendar, picks_through
+
+    settings = Settings.from_env()
+    try:
+        first = dt.date.fromisoformat(parse_episode_date(start)) if start else today_in_series()
+        catalog, calendar = load_catalog(settings.data_dir), load_calendar(settings.data_dir)
+        chosen = picks_through(catalog, calendar, first + dt.timedelta(days=days - 1))[-days:]
+    except (PartitionDateError, CatalogError, CalendarError) as error:
+        raise click.ClickException(str(error)) from None
+    table = Table("date", "story", "title", "altitude", "facing", "rank", "why",
+                  title=f"{calendar.observer.name} at {calendar.observer.evening_hour}:00")
+    for pick in chosen:
+        story = catalog.story(pick.story)
+        table.add_row(pick.date.isoformat(), pick.story, f"{story.title_zh} / {story.title_en}",
+                      f"{pick.placement.altitude_deg:.0f}°", pick.placement.direction_en, str(pick.rank), pick.reason)
+    Console(width=170).print(table)
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True)
 def ui(host: str, port: int) -> None:

@@ -173,7 +173,7 @@ def test_malformed_catalog_fails_clearly_and_keeps_earlier_outputs(tmp_path, ray
     names = data_copy / "sky" / "constellations.csv"
     names.write_text(names.read_text(encoding="utf-8").replace("Sco,Scorpius,Scorpii,", "Sco,,Scorpii,"), encoding="utf-8")
     message = _fails_with(CatalogError, DAY, settings, instance=instance)
-    assert f"{names} row 73 (line 74): field 'latin' is empty" in message
+    assert f"{names} row 72 (line 73): field 'latin' is empty" in message
     assert {p: _sha(p) for p in before} == before
 
 
@@ -306,7 +306,7 @@ def test_every_stage_runs_against_s3(tmp_path, s3_server):
 
     starloom = str(Path(sys.executable).parent / "starloom")
     env = {**os.environ, **s3_server, "STARLOOM_STORAGE": "s3://starloom/series", "DAGSTER_HOME": str(tmp_path / "dagster"),
-           "STARLOOM_VERTICAL_SIZE": "off"}
+           "STARLOOM_VERTICAL_SIZE": "off", "STARLOOM_DATA": str(TEST_DATA)}
     env.pop("RAY_ADDRESS", None)
     proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144"], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=300)

@@ -13,7 +13,7 @@ from assets_defs.chain import PartitionsFailed
 from assets_defs.edits import load_edit_rules, read_edits, record_edit, rewrite_for
 from assets_defs.pick import load_calendar
 from assets_defs.raw_clips import clip_requests
-from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_style
+from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_keywords, load_style
 from assets_defs.script import write_script, write_special_script
 from orchestration.cli import cli
 from orchestration.episode_run import run_chain, run_episode
@@ -75,7 +75,7 @@ def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_
     # Storage refuses one clip of the middle day: a folder sits where its file must go.
     catalog, calendar = load_catalog(TEST_DATA), load_calendar(TEST_DATA)
     bad_script = write_script(catalog, dt.date.fromisoformat(days[1]), calendar)
-    prompts = build_scene_prompts(bad_script, load_style(DATA), load_blocklist(DATA))
+    prompts = build_scene_prompts(bad_script, load_style(DATA), load_blocklist(DATA), keywords=load_keywords(DATA))
     from assets_defs.models import ScenePrompts
 
     generator = build_resources(settings)["clip_generator"]

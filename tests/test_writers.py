@@ -97,3 +97,17 @@ def test_an_unreachable_writer_falls_back_too(catalog):
 def test_fenced_json_is_accepted(chat):
     chat.content = "```json\n" + json.dumps(GOOD, ensure_ascii=False) + "\n```"
     assert len(ChatWriter(chat.url, "m").draft({"title_en": "x"}).scenes) == 3
+
+
+def test_an_edit_is_revised_by_the_chat_writer_when_configured_and_by_the_rules_when_it_fails(chat):
+    from assets_defs.edits import load_edit_rules, rewrite_with
+
+    rules = load_edit_rules(TEST_DATA)
+    chat.content = json.dumps({"adds": "the lightning much brighter, crackling white-blue across the clouds"})
+    revised = rewrite_with(ChatWriter(chat.url, "qwen-test"), "a storm over the sea", "make the lightning brighter", 2, rules)
+    assert revised.rule == "chat:qwen-test" and "crackling white-blue" in revised.adds
+    assert json.loads(chat.requests[-1]["body"]["messages"][1]["content"]) == {
+        "shot": "a storm over the sea", "instruction": "make the lightning brighter"}
+    chat.content = json.dumps({"adds": ""})  # fails the schema: the rules take over
+    fallback = rewrite_with(ChatWriter(chat.url, "qwen-test"), "a storm", "make the lightning brighter", 2, rules)
+    assert fallback.rule == "brighter" and fallback.adds.startswith("lightning much brighter")

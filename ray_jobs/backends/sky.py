@@ -29,7 +29,8 @@ LINE_COLOUR = (150, 190, 255)
 ASTERISM_COLOUR = (255, 150, 110)  # the Chinese sky, told apart from the IAU figure
 MILKY_WAY_COLOUR = np.array([0.55, 0.62, 0.85], dtype=np.float32)
 GROUND_COLOUR = (6, 8, 14)
-CARDINALS = ((0, "北 N"), (90, "东 E"), (180, "南 S"), (270, "西 W"))
+CARDINALS = ((0, "北 N"), (45, "东北 NE"), (90, "东 E"), (135, "东南 SE"), (180, "南 S"), (225, "西南 SW"),
+             (270, "西 W"), (315, "西北 NW"))
 
 
 @dataclass(frozen=True)
@@ -332,7 +333,8 @@ class SkyView:
         for azimuth, label in CARDINALS:
             xy = self._to_screen(self._plane(np.array([(360.0 - azimuth) % 360.0]), np.array([0.0])), self._frame_index)[0]
             if not np.isnan(xy).any() and 0 <= xy[0] < self.w:
-                draw.text((xy[0] - font.size, min(xy[1] + 8, self.h - font.size * 1.5)), label, font=font, fill=(200, 210, 235, 230))
+                # Just above the horizon line: the bottom of the frame belongs to the subtitles.
+                draw.text((xy[0] - font.size, xy[1] - font.size * 1.7), label, font=font, fill=(200, 210, 235, 230))
 
 
 def _alt_az(ra_deg: np.ndarray, dec_deg: np.ndarray, latitude_deg: float, lst_deg: float) -> tuple[np.ndarray, np.ndarray]:

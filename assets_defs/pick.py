@@ -146,7 +146,10 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
         elif festival is not None:
             story, reason = festival_story[festival.key][0], f"festival: {festival.name}"
         elif fresh_up := [s for s in up if s in set(fresh)]:
-            story, reason = fresh_up[0], f"best placed of the stories not told in {calendar.no_repeat_days} days"
+            story = fresh_up[0]
+            leaving = up_until[stories.constellation[story]][n]
+            reason = (f"leaves the evening sky within {leaving} days: told before it goes" if leaving <= URGENT_DAYS
+                      else f"best placed of the stories not told in {calendar.no_repeat_days} days")
         elif low:
             story, reason = low[0], f"low in the sky, but the best placed of the stories not told in {calendar.no_repeat_days} days"
         elif fresh:  # the window is a promise to viewers; the episode then says the figure is not up yet

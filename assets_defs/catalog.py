@@ -130,28 +130,72 @@ def _star_colour(bv: str) -> str:
             else "yellow" if value < 0.9 else "orange" if value < 1.4 else "red-orange")
 
 
-def astronomy_story(row: dict, members: list[dict]) -> tuple[dict, list[dict]]:
-    """An episode for a constellation no myth covers: what it is called, its brightest star, and its
-    figure (the script adds where to look tonight). Whole sentences, from the star data."""
+SIGNPOST_MAG = 1.6  # stars bright enough to find from a city: the way to a faint figure starts there
+
+
+def _signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] | None:
+    """The nearest bright named star outside the figure, and which side of it the figure lies on."""
+    import math
+
+    own = {s["hip"] for s in members}
+    ra = [math.radians(s["ra_deg"]) for s in members]
+    dec = [math.radians(s["dec_deg"]) for s in members]
+    x = sum(math.cos(d) * math.cos(r) for r, d in zip(ra, dec))
+    y = sum(math.cos(d) * math.sin(r) for r, d in zip(ra, dec))
+    z = sum(math.sin(d) for d in dec)
+    ra0, dec0 = math.atan2(y, x), math.atan2(z, math.hypot(x, y))
+    bright = [s for s in stars if s["mag"] <= SIGNPOST_MAG and s["name"] and s["hip"] not in own]
+
+    def distance(star: dict) -> float:
+        r, d = math.radians(star["ra_deg"]), math.radians(star["dec_deg"])
+        return math.acos(max(-1.0, min(1.0, math.sin(d) * math.sin(dec0) + math.cos(d) * math.cos(dec0) * math.cos(r - ra0))))
+
+    if not bright:
+        return None
+    star = min(bright, key=distance)
+    d_ra = (math.degrees(ra0) - star["ra_deg"] + 540) % 360 - 180
+    d_dec = math.degrees(dec0) - star["dec_deg"]
+    if abs(d_dec) >= abs(d_ra) * math.cos(dec0):
+        return star, ("北边" if d_dec > 0 else "南边"), ("north" if d_dec > 0 else "south")
+    return star, ("东边" if d_ra > 0 else "西边"), ("east" if d_ra > 0 else "west")
+
+
+def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> tuple[dict, list[dict]]:
+    """An episode for a constellation no myth covers: what it is called, its brightest star, its
+    figure, and how to find it from a bright star nearby (the script adds where to look tonight).
+    Whole sentences, from the star data."""
     abbr, latin, chinese, english = row["abbr"], row["latin"], row["chinese"], row["english"]
     brightest = min(members, key=lambda s: s["mag"])
     meaning = f", the {english}" if english.lower() != latin.lower() else ""
-    intro = (f"今晚我们认识{chinese}，它的拉丁名是{latin}。", f"Tonight we meet {latin}{meaning}.",
+    intro = (f"今晚我们认识{chinese}，它的拉丁名是{latin}。它没有流传很广的神话，却有自己的星星和故事。",
+             f"Tonight we meet {latin}{meaning}. It has no famous myth, but it has its own stars and its own story.",
              f"the faint stars of the constellation {latin} appearing one by one in a deep blue night sky")
     if brightest["name"] or brightest["name_zh"]:
         star = brightest
-        second = (f"它最亮的星是{star['name_zh'] or star['name']}，亮度约{star['mag']:.1f}等。",
-                  f"Its brightest star, {star['name']}, shines at magnitude {star['mag']:.1f}." if star["name"]
-                  else f"Its brightest star shines at magnitude {star['mag']:.1f}.",
+        colour_zh = {"blue-white": "蓝白色", "white": "白色", "yellow-white": "黄白色", "yellow": "黄色",
+                     "orange": "橙色", "red-orange": "橙红色"}[_star_colour(star["bv"])]
+        second = (f"它最亮的星是{star['name_zh'] or star['name']}，亮度约{star['mag']:.1f}等。那是一颗{colour_zh}的星。",
+                  (f"Its brightest star, {star['name']}, shines at magnitude {star['mag']:.1f}." if star["name"]
+                   else f"Its brightest star shines at magnitude {star['mag']:.1f}.") + f" It is a {_star_colour(star['bv'])} star.",
                   f"a single {_star_colour(star['bv'])} star glowing softly among fainter stars, a gentle halo around it",
                   star["name"])
     else:
         second = (f"它最亮的星也只有{brightest['mag']:.1f}等，要在远离灯光的地方才看得见。",
                   f"Even its brightest star is only magnitude {brightest['mag']:.1f}, so look from somewhere truly dark.",
                   "a field of faint stars under a truly dark sky far from any city lights", "")
-    figure = (f"{len(members)}颗星连成了{chinese}的图形。", f"{len(members)} stars join to draw the figure of {latin}.",
+    figure = (f"{len(members)}颗星连成了{chinese}的图形。用手指在夜空里描一描，就能把它记住。",
+              f"{len(members)} stars join to draw the figure of {latin}. Trace it across the sky with a finger, and you will remember it.",
               f"thin lines of light joining the stars of {latin} into its figure, the camera slowly pushing in")
     beats = [intro + ("",), second, figure + ("",)]
+    found = _signpost(members, list(stars))
+    if found is not None:
+        star, side_zh, side_en = found
+        beats.append((f"想找到它，先找明亮的{star['name_zh'] or star['name']}，{chinese}就在它的{side_zh}。"
+                      "熟悉的亮星，是通往暗淡星座的路标。",
+                      f"To find it, start from bright {star['name']}: {latin} lies to its {side_en}. "
+                      "A familiar bright star is the signpost to a faint constellation.",
+                      f"a brilliant star shining beside a faint group of stars, a thin trail of light leading from one to the other",
+                      star["name"]))
     story = {"id": f"astro-{abbr}", "constellation": abbr, "kind": "astronomy", "culture": "astronomy",
              "title_zh": f"认识{chinese}", "title_en": f"Meet {latin}",
              "source": "IAU constellation figures; Hipparcos star data via d3-celestial", "asterisms": "", "festival": ""}
@@ -209,7 +253,7 @@ def load_catalog(data_dir: str | Path) -> Catalog:
     told = {story["constellation"] for story in stories if story["culture"] != "chinese"}
     for row in constellations:
         if row["abbr"] not in told:
-            story, rows = astronomy_story(row, list(members[row["abbr"]].values()))
+            story, rows = astronomy_story(row, list(members[row["abbr"]].values()), stars)
             stories.append(story)
             beats.extend(rows)
     myth_files = sorted((data / "myths").glob("*.toml"))

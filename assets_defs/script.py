@@ -22,7 +22,7 @@ from orchestration.partitions import SERIES_START, episode_id, today_in_series
 ZH_CHARS_PER_SECOND = 3.6
 EN_WORDS_PER_SECOND = 2.6
 SCENE_PADDING_SECONDS = 0.8
-MIN_SCENE_SECONDS, MAX_SCENE_SECONDS = 3.0, 6.0
+MIN_SCENE_SECONDS, MAX_SCENE_SECONDS = 3.0, 12.0
 MAX_SPECIAL_SCENES = 5
 MIN_SHARED_WORDS = 3  # fewer, and a sentence shares only everyday words ("今天") with a myth
 

@@ -137,11 +137,16 @@ def where_to_look(placement: Placement, observer: Observer, later: tuple[int, Pl
     `later` is the best hour of the night, for a figure that is not up at the evening hour."""
     hour = f"{observer.evening_hour}:00"
     if placement.altitude_deg > 0:
-        return (f"今晚{hour}，朝{placement.direction_zh}望去，它在地平线上约{placement.altitude_deg:.0f}度。",
-                f"At {hour} tonight, face {placement.direction_en}: it stands about {placement.altitude_deg:.0f}° above the horizon.")
+        return (f"今晚{hour}，朝{placement.direction_zh}望去，它在地平线上约{placement.altitude_deg:.0f}度。"
+                "找一处远离灯光的地方，让眼睛在黑暗里适应几分钟。",
+                f"At {hour} tonight, face {placement.direction_en}: it stands about {placement.altitude_deg:.0f}° above the horizon. "
+                "Find a spot away from lights and give your eyes a few minutes to adjust.")
     if later is not None and later[1].altitude_deg > 0:
         when, high = later
-        return (f"今晚{hour}它还在地平线下；{when}点前后朝{high.direction_zh}看，它升到约{high.altitude_deg:.0f}度。",
-                f"At {hour} it is still below the horizon; around {when}:00 look {high.direction_en}, about {high.altitude_deg:.0f}° up.")
-    return (f"今晚在{observer.name_zh}看不到它，它整夜都在地平线下。",
-            f"It does not rise tonight as seen from {observer.name}: it stays below the horizon.")
+        return (f"今晚{hour}它还在地平线下；{when}点前后朝{high.direction_zh}看，它升到约{high.altitude_deg:.0f}度。"
+                "愿意晚睡的朋友，可以等它升起。",
+                f"At {hour} it is still below the horizon; around {when}:00 look {high.direction_en}, about {high.altitude_deg:.0f}° up. "
+                "If you stay up late, you can watch it rise.")
+    return (f"今晚在{observer.name_zh}看不到它，它整夜都在地平线下。等季节转换，它会回到我们的夜空。",
+            f"It does not rise tonight as seen from {observer.name}: it stays below the horizon. "
+            "When the seasons turn, it will return to our night sky.")

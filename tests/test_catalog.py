@@ -57,9 +57,15 @@ def test_every_constellation_has_a_story_and_there_are_forty_myths(catalog):
 def test_a_constellation_without_a_myth_gets_an_astronomy_episode_in_whole_sentences(catalog):
     beats = catalog.beats_of("astro-CMa")
     assert catalog.story("astro-CMa").title_en == "Meet Canis Major"
-    assert list(beats.zh) == ["今晚我们认识大犬座，它的拉丁名是Canis Major。", "它最亮的星是天狼，亮度约-1.4等。",
-                              "11颗星连成了大犬座的图形。"]
-    assert beats.en.iloc[1] == "Its brightest star, Sirius, shines at magnitude -1.4." and beats.focus.iloc[1] == "Sirius"
+    assert list(beats.zh)[:3] == ["今晚我们认识大犬座，它的拉丁名是Canis Major。它没有流传很广的神话，却有自己的星星和故事。",
+                              "它最亮的星是天狼，亮度约-1.4等。那是一颗白色的星。",
+                              "11颗星连成了大犬座的图形。用手指在夜空里描一描，就能把它记住。"]
+    assert beats.en.iloc[1] == "Its brightest star, Sirius, shines at magnitude -1.4. It is a white star."
+    assert beats.focus.iloc[1] == "Sirius"
+    # How to find it: from the nearest bright star outside the figure.
+    assert beats.zh.iloc[3].startswith("想找到它，先找明亮的") and beats.en.iloc[3].startswith("To find it, start from bright ")
+    lynx = catalog.beats_of("astro-Lyn")
+    assert lynx.en.iloc[3].startswith("To find it, start from bright Castor: Lynx lies to its north.")
 
 
 def test_catalog_round_trips_through_parquet(tmp_path, catalog):

@@ -97,7 +97,7 @@ def test_a_myth_edit_moves_the_catalog_version_but_not_the_sky_version(data_copy
         ("sky/stars.csv", "27989,88.7929,", "27989,388.7929,", "stars.csv row"),
         ("sky/figures.csv", "And,0,0,9640", "And,0,0,9999999", "figures.csv row 1 (line 2): field 'hip' names unknown star 9999999"),
         ("myths/Ori.toml", 'visual = "a giant hunter with a club', 'vision = "a giant hunter with a club', "Ori.toml beat 1: field 'visual' is missing"),
-        ("myths/Ori.toml", 'zh = "俄里翁是最伟大的猎人，夸口能猎尽世间野兽。"', 'zh = "  "', "Ori.toml beat 1: field 'zh' is missing or empty"),
+        ("myths/Ori.toml", 'zh = "俄里翁是最伟大的猎人，夸口能猎尽世间野兽。', 'zh = "  "\nold = "', "Ori.toml beat 1: field 'zh' is missing or empty"),
         ("myths/Per.toml", 'focus = "Algol"', 'focus = "Medusa"', "Per.toml beat 2: field 'focus' names unknown star 'Medusa'"),
         ("myths/cn-beidou.toml", 'constellation = "UMa"', 'constellation = "Ursa"', "cn-beidou.toml: field 'constellation' = 'Ursa' is not an IAU abbreviation"),
         ("myths/cn-beidou.toml", 'asterisms = ["北斗"]', 'asterisms = ["北斗七"]', "cn-beidou.toml: field 'asterisms' names unknown Chinese asterism(s) 北斗七"),

@@ -108,7 +108,8 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     formats = _formats(script, post, workdir, burn)
     soft = [(files[f"subtitles_{lang}_srt"], code) for lang, code in LANGUAGES.items()]
     with contextlib.ExitStack() as stack:
-        clips = [Clip(stack.enter_context(local_copy(UPath(r.clip.path))), r.clip.width, r.clip.height, r.clip.fps)
+        clips = [Clip(stack.enter_context(local_copy(UPath(r.clip.path))), r.clip.width, r.clip.height, r.clip.fps,
+                      seconds=r.clip.num_frames / r.clip.fps)
                  for r in reviewed.clips]
         assemble_episode(clips, slots, workdir / "soundtrack.wav", soft, formats, fps=post.fps, crf=post.crf,
                          preset=post.preset)

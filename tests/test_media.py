@@ -168,3 +168,33 @@ def test_assembly_makes_both_formats_from_one_set_of_clips(tmp_path):
     # The vertical cut is filled from the middle of the clip, not letterboxed: no black bands.
     frame = luma_frames(outs[1], 36, 64)[int(2.5 * 24)]
     assert frame[:6].mean() > 15 and frame[-6:].mean() > 15
+
+
+def test_a_clip_shorter_than_its_scene_plays_slower_instead_of_freezing(tmp_path):
+    from PIL import Image
+
+    from assets_defs.media.assemble import MAX_SLOW_DOWN, slow_down
+
+    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 10.0) == 2.0
+    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 6.0) == 1.2
+    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 30.0) == MAX_SLOW_DOWN  # then it holds
+    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 4.0) == 1.0  # longer clips are trimmed, not hurried
+    title, end = tmp_path / "title.png", tmp_path / "end.png"
+    Image.new("RGB", (256, 144), (10, 20, 60)).save(title)
+    Image.new("RGB", (256, 144), (5, 5, 5)).save(end)
+    slots = episode_timeline([1.0, 2.0, 1.0], ["fade", "fade", "fadeblack"], 0.25)
+    voice = EspeakVoice()
+    voice.speak("星空。", "zh", tmp_path / "n.wav")
+    mix = mix_soundtrack([(tmp_path / "n.wav", slots[1].narration_start)], 4.0, tmp_path / "mix.wav")
+    srt = tmp_path / "s.srt"
+    srt.write_text(to_srt([Cue(1.2, 1.8, "星空。")]), encoding="utf-8")
+    path = _clip(tmp_path / "c.mp4", _moving(count=17))  # 17 frames at 16 fps: 1.06 s for a 2 s scene
+    motion = {}
+    for label, seconds in (("held", 0.0), ("slowed", 17 / 16)):
+        out = tmp_path / f"{label}.mp4"
+        fmt = OutputFormat("landscape", 256, 144, title, end, srt, out)
+        assemble_episode([Clip(Path(path), 112, 64, 16, seconds=seconds)], slots, mix, [], [fmt])
+        luma = luma_frames(out, 64, 36)
+        late = [int((slots[1].start + t) * 24) for t in (1.35, 1.65)]  # after the clip's own 1.06 s
+        motion[label] = float(np.abs(luma[late[1]] - luma[late[0]]).mean())
+    assert motion["held"] < 0.5 < motion["slowed"]

@@ -48,6 +48,7 @@ class Clip:
     width: int
     height: int
     fps: int
+    seconds: float = 0.0  # its length as made; 0: unknown (then a short clip simply holds its last frame)
 
 
 def _reframe(stream, clip: Clip, fmt: OutputFormat):
@@ -57,6 +58,17 @@ def _reframe(stream, clip: Clip, fmt: OutputFormat):
         stream = stream.filter("crop", crop_w, clip.height, (clip.width - crop_w) // 2, 0)
     return (stream.filter("scale", fmt.width, fmt.height, force_original_aspect_ratio="decrease")
             .filter("pad", fmt.width, fmt.height, "(ow-iw)/2", "(oh-ih)/2", color="black"))
+
+
+MAX_SLOW_DOWN = 2.0  # a clip shorter than its scene plays up to this much slower before it holds
+
+
+def slow_down(clip: Clip, scene_seconds: float) -> float:
+    """How much slower a clip plays to fill its scene: a 5 s Wan clip under 10 s of narration plays at
+    half speed (a slow camera move reads as deliberate) rather than freezing for five seconds."""
+    if clip.seconds <= 0 or clip.seconds >= scene_seconds:
+        return 1.0
+    return round(min(scene_seconds / clip.seconds, MAX_SLOW_DOWN), 4)
 
 
 def _segment(stream, seconds: float, fps: int):
@@ -89,7 +101,13 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
     if len(slots) != len(clips) + 2:
         raise ValueError(f"{len(clips)} clips need {len(clips) + 2} timeline slots, got {len(slots)}")
     total = slots[-1].start + slots[-1].seconds
-    branches = [ffmpeg.input(str(c.path)).video.filter_multi_output("split", len(formats)) for c in clips]
+    branches = []
+    for clip, slot in zip(clips, slots[1:-1]):
+        video = ffmpeg.input(str(clip.path)).video
+        factor = slow_down(clip, slot.seconds)
+        if factor > 1.0:  # stretched timestamps; the frame-rate blend below fills in the frames between
+            video = video.filter("setpts", f"{factor}*PTS")
+        branches.append(video.filter_multi_output("split", len(formats)))
     audio = ffmpeg.input(str(soundtrack)).audio
     subtitle_inputs = [ffmpeg.input(str(path)) for path, _ in soft_subtitles]
     outputs = []
@@ -98,7 +116,8 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
         end = ffmpeg.input(str(fmt.end_card), loop=1, framerate=fps, t=slots[-1].seconds).video
         segments = [_segment(title.filter("scale", fmt.width, fmt.height), slots[0].seconds, fps)]
         for clip, branch, slot in zip(clips, branches, slots[1:-1]):
-            segments.append(_segment(_reframe(_at_rate(branch.stream(f), clip.fps, fps), clip, fmt), slot.seconds, fps))
+            rate = max(1, round(clip.fps / slow_down(clip, slot.seconds)))
+            segments.append(_segment(_reframe(_at_rate(branch.stream(f), rate, fps), clip, fmt), slot.seconds, fps))
         segments.append(_segment(end.filter("scale", fmt.width, fmt.height), slots[-1].seconds, fps))
         video = segments[0]
         for segment, slot in zip(segments[1:], slots[1:]):

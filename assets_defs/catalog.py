@@ -194,7 +194,7 @@ def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> t
                       "熟悉的亮星，是通往暗淡星座的路标。",
                       f"To find it, start from bright {star['name']}: {latin} lies to its {side_en}. "
                       "A familiar bright star is the signpost to a faint constellation.",
-                      f"a brilliant star shining beside a faint group of stars, a thin trail of light leading from one to the other",
+                      "a brilliant star shining beside a faint group of stars, a thin trail of light leading from one to the other",
                       star["name"]))
     story = {"id": f"astro-{abbr}", "constellation": abbr, "kind": "astronomy", "culture": "astronomy",
              "title_zh": f"认识{chinese}", "title_en": f"Meet {latin}",

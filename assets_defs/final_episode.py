@@ -18,7 +18,7 @@ from assets_defs.media.cards import draw_end_card, draw_poster, draw_title_card
 from assets_defs.media.narration import voice_for
 from assets_defs.media.probe import probe_video
 from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
-from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_subtitle
+from assets_defs.media.subtitles import parse_srt, sentence_cues, to_srt, to_vtt
 from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
 from assets_defs.models import Episode, ReviewedClips, ScenePrompts, Script
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
@@ -90,14 +90,15 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     files: dict[str, Path] = {}
     windows = [(slot.narration_start, slot.narration_start + seconds) for slot, seconds in zip(scene_slots, spoken)]
     for lang in LANGUAGES:
-        cues = [Cue(start, end, wrap_subtitle(line, WRAP_CELLS[(lang, False)])) for (start, end), line in zip(windows, lines[lang])]
+        cues = [cue for (start, end), line in zip(windows, lines[lang])
+                for cue in sentence_cues(start, end, line, WRAP_CELLS[(lang, False)])]
         for kind, render in (("srt", to_srt), ("vtt", to_vtt)):
             files[f"subtitles_{lang}_{kind}"] = workdir / f"episode.{lang}.{kind}"
             files[f"subtitles_{lang}_{kind}"].write_text(render(cues), encoding="utf-8")
     burn = {}
     for portrait in (False, True):
-        cues = [Cue(start, end, wrap_subtitle(line, WRAP_CELLS[(post.language, portrait)]))
-                for (start, end), line in zip(windows, lines[post.language])]
+        cues = [cue for (start, end), line in zip(windows, lines[post.language])
+                for cue in sentence_cues(start, end, line, WRAP_CELLS[(post.language, portrait)])]
         burn[portrait] = workdir / f"burn.{'portrait' if portrait else 'landscape'}.srt"
         burn[portrait].write_text(to_srt(cues), encoding="utf-8")
     # 4. Sound: voices over the ducked pad, then normalised to the loudness target.
@@ -146,7 +147,8 @@ def check_episode(produced: Produced, expected_seconds: float, language: str) ->
     """Length, sound, words on screen, and every format playable."""
     files = produced.files
     info = probe_video(files["video"])
-    shown = ["".join(c.text.split()) for c in parse_srt(files[f"subtitles_{language}_srt"].read_text(encoding="utf-8"))]
+    cues = parse_srt(files[f"subtitles_{language}_srt"].read_text(encoding="utf-8"))
+    shown = "".join("".join(c.text.split()) for c in cues)  # a line may span several cues, one per sentence
     missing = [line for line in produced.narration[language] if "".join(line.split()) not in shown]
     off_by = abs(info.duration - expected_seconds) / expected_seconds
     decodable, problems = True, []
@@ -161,7 +163,7 @@ def check_episode(produced: Produced, expected_seconds: float, language: str) ->
         "duration_matches_script": (off_by <= DURATION_TOLERANCE, {"duration_s": info.duration, "expected_s": expected_seconds, "off_by": round(off_by, 4)}),
         "audio_at_target_loudness": (info.has_audio and abs(lufs - TARGET_LUFS) <= LOUDNESS_TOLERANCE_LU,
                                      {"has_audio": info.has_audio, **produced.loudness, "target_lufs": TARGET_LUFS}),
-        "subtitles_cover_narration": (not missing, {"cues": len(shown), "missing_lines": "; ".join(missing) or "none"}),
+        "subtitles_cover_narration": (not missing, {"cues": len(cues), "missing_lines": "; ".join(missing) or "none"}),
         "formats_decodable": (decodable, {"formats": ", ".join(r for r in files if r.startswith("video")), "problems": "; ".join(problems) or "none"}),
     }
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -72,10 +73,12 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     assert abs(episode.loudness["integrated_lufs"] + 14) <= 1 and episode.loudness["true_peak_dbtp"] <= -1
 
     cues = parse_srt(Path(episode.subtitles["zh.srt"]).read_text(encoding="utf-8"))
-    assert ["".join(c.text.split()) for c in cues] == [s.narration_zh for s in script.scenes]
+    # One cue per sentence: together they say every scene's narration, in order.
+    assert "".join("".join(c.text.split()) for c in cues) == "".join(s.narration_zh for s in script.scenes)
+    assert len(cues) == sum(len(re.findall("[。！？]", s.narration_zh)) for s in script.scenes)
     assert all(0 < c.start < c.end <= info.duration for c in cues)
     english = parse_srt(Path(episode.subtitles["en.srt"]).read_text(encoding="utf-8"))
-    assert [c.text.replace("\n", " ") for c in english] == [s.narration_en for s in script.scenes]
+    assert " ".join(c.text.replace("\n", " ") for c in english) == " ".join(s.narration_en for s in script.scenes)
     assert Path(episode.subtitles["zh.vtt"]).read_text(encoding="utf-8").startswith("WEBVTT")
 
     manifest = json.loads(Path(episode.manifest).read_text(encoding="utf-8"))

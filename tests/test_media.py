@@ -198,3 +198,15 @@ def test_a_clip_shorter_than_its_scene_plays_slower_instead_of_freezing(tmp_path
         late = [int((slots[1].start + t) * 24) for t in (1.35, 1.65)]  # after the clip's own 1.06 s
         motion[label] = float(np.abs(luma[late[1]] - luma[late[0]]).mean())
     assert motion["held"] < 0.5 < motion["slowed"]
+
+
+def test_a_two_sentence_line_becomes_two_cues_sharing_its_time_by_length():
+    from assets_defs.media.subtitles import sentence_cues
+
+    cues = sentence_cues(10.0, 16.0, "她刚骑上牛背，白牛就跃入大海。她抓紧牛角，回头望着海岸。", 22)
+    assert [c.text for c in cues] == ["她刚骑上牛背，白牛就跃入大海。", "她抓紧牛角，回头望着海岸。"]
+    assert cues[0].start == 10.0 and cues[-1].end == 16.0 and cues[0].end == cues[1].start
+    assert cues[0].end - cues[0].start > cues[1].end - cues[1].start  # the longer sentence stays longer
+    english = sentence_cues(0.0, 4.0, "Its brightest star shines at magnitude -1.4. It is a white star.", 30)
+    assert [c.text.replace("\n", " ") for c in english] == ["Its brightest star shines at magnitude -1.4.", "It is a white star."]
+    assert len(sentence_cues(0.0, 2.0, "One sentence only.", 30)) == 1

@@ -78,3 +78,21 @@ def to_vtt(cues: list[Cue]) -> str:
     """WebVTT: the SRT cues with a header and '.' before the milliseconds."""
     blocks = [f"{_stamp(c.start).replace(',', '.')} --> {_stamp(c.end).replace(',', '.')}\n{c.text}\n" for c in cues]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;])\s+")
+
+
+def sentence_cues(start: float, end: float, text: str, max_width: float) -> list[Cue]:
+    """One cue per sentence of a narration line, each on screen for its share of the spoken time
+    (by length), so a two-sentence line reads as two short titles rather than one block."""
+    sentences = [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
+    if len(sentences) <= 1:
+        return [Cue(start, end, wrap_subtitle(text, max_width))]
+    weights = [len(s) for s in sentences]
+    cues, at = [], start
+    for sentence, weight in zip(sentences, weights):
+        until = at + (end - start) * weight / sum(weights)
+        cues.append(Cue(round(at, 3), round(until, 3), wrap_subtitle(sentence, max_width)))
+        at = until
+    return cues

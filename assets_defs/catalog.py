@@ -19,6 +19,7 @@ from upath import UPath
 
 from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
+from ray_jobs.sky_geometry import mean_direction
 from ray_jobs.storage import atomic_write_bytes, atomic_write_text, read_parquet
 
 TABLES = ("constellations", "stories", "beats", "stars", "figures", "asterisms", "asterism_lines")
@@ -138,12 +139,7 @@ def _signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] |
     import math
 
     own = {s["hip"] for s in members}
-    ra = [math.radians(s["ra_deg"]) for s in members]
-    dec = [math.radians(s["dec_deg"]) for s in members]
-    x = sum(math.cos(d) * math.cos(r) for r, d in zip(ra, dec))
-    y = sum(math.cos(d) * math.sin(r) for r, d in zip(ra, dec))
-    z = sum(math.sin(d) for d in dec)
-    ra0, dec0 = math.atan2(y, x), math.atan2(z, math.hypot(x, y))
+    ra0, dec0 = (math.radians(v) for v in mean_direction([s["ra_deg"] for s in members], [s["dec_deg"] for s in members]))
     bright = [s for s in stars if s["mag"] <= SIGNPOST_MAG and s["name"] and s["hip"] not in own]
 
     def distance(star: dict) -> float:

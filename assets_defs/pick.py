@@ -134,18 +134,20 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
     for n in range(days):
         day, placed = SERIES_START + dt.timedelta(days=n), evenings[n]
         ranked = sorted(stories.index, key=lambda s: (-(placed[stories.constellation[s]].score + bonus[s]), s))
+        rank = {s: i for i, s in enumerate(ranked)}
         fresh = [s for s in ranked if day - last_told.get(s, dt.date.min) > dt.timedelta(days=calendar.no_repeat_days)]
         spaced = [s for s in fresh if day - last_shown.get(stories.constellation[s], dt.date.min) > dt.timedelta(days=FIGURE_GAP_DAYS)]
         fresh = spaced or fresh
+        fresh_set = set(fresh)
         up = sorted((s for s in ranked if placed[stories.constellation[s]].altitude_deg >= MIN_ALTITUDE_DEG),
-                    key=lambda s: (up_until[stories.constellation[s]][n] > URGENT_DAYS, ranked.index(s)))
+                    key=lambda s: (up_until[stories.constellation[s]][n] > URGENT_DAYS, rank[s]))
         low = [s for s in fresh if placed[stories.constellation[s]].altitude_deg > 0]
         festival = next((f for f in calendar.festivals if f.date_in(day.year) == day and festival_story[f.key]), None)
         if day in calendar.pins:
             story, reason = calendar.pins[day], "pinned in calendar.toml"
         elif festival is not None:
             story, reason = festival_story[festival.key][0], f"festival: {festival.name}"
-        elif fresh_up := [s for s in up if s in set(fresh)]:
+        elif fresh_up := [s for s in up if s in fresh_set]:
             story = fresh_up[0]
             leaving = up_until[stories.constellation[story]][n]
             reason = (f"leaves the evening sky within {leaving} days: told before it goes" if leaving <= URGENT_DAYS
@@ -155,10 +157,10 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
         elif fresh:  # the window is a promise to viewers; the episode then says the figure is not up yet
             story, reason = fresh[0], f"below the horizon, but every story in tonight's sky was told in the last {calendar.no_repeat_days} days"
         else:  # a window longer than the catalog can fill: the longest untold story
-            story = min(ranked, key=lambda s: (last_told[s], ranked.index(s)))
+            story = min(ranked, key=lambda s: (last_told[s], rank[s]))
             reason = f"all {len(ranked)} stories were told in the last {calendar.no_repeat_days} days: the longest untold"
         placement = placed[stories.constellation[story]]
-        picks.append(Pick(day, story, str(stories.constellation[story]), reason, ranked.index(story) + 1, placement))
+        picks.append(Pick(day, story, str(stories.constellation[story]), reason, rank[story] + 1, placement))
         last_told[story] = day
         last_shown[str(stories.constellation[story])] = day
     return picks

@@ -3,7 +3,6 @@ shot list (分镜)."""
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -89,9 +88,7 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
     placed = sky.on(day, observer)[story.constellation]
     later = best_time_tonight(sky, story.constellation, day, observer) if placed.altitude_deg <= 0 else None
     zh, en = where_to_look(placed, observer, later)
-    shown = placed if placed.altitude_deg > 0 or later is None else later[1]
-    when = evening_utc(day, observer) if shown is placed else \
-        (dt.datetime.combine(day, dt.time(0), ZoneInfo(observer.timezone)) + dt.timedelta(hours=later[0] + (24 if later[0] < 12 else 0))).astimezone(dt.timezone.utc)
+    _, shown, when = later if later is not None and later[1].altitude_deg > 0 else (None, placed, evening_utc(day, observer))
     lst = local_sidereal_deg(when, observer.longitude_deg)
     row = catalog.constellation(story.constellation)
     return Scene(

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-J2000_JD = 2451545.0
+from ray_jobs.sky_geometry import alt_az, local_sidereal_deg, mean_direction
+
 COMPASS_EN = ["north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"]
 COMPASS_ZH = ["北方", "东北方", "东方", "东南方", "南方", "西南方", "西方", "西北方"]
 
@@ -49,31 +50,6 @@ def evening_utc(day: dt.date, observer: Observer) -> dt.datetime:
     return local.astimezone(dt.timezone.utc)
 
 
-def local_sidereal_deg(when_utc: dt.datetime, longitude_deg: float) -> float:
-    """Local mean sidereal time in degrees (IAU 1982 GMST; well under a degree off over centuries)."""
-    jd = when_utc.timestamp() / 86400.0 + 2440587.5
-    t = (jd - J2000_JD) / 36525.0
-    gmst = 280.46061837 + 360.98564736629 * (jd - J2000_JD) + 0.000387933 * t * t - t ** 3 / 38710000.0
-    return float((gmst + longitude_deg) % 360.0)
-
-
-def alt_az(ra_deg, dec_deg, latitude_deg: float, lst_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """Altitude and azimuth (north = 0°, east = 90°) in degrees, ignoring refraction and precession."""
-    hour_angle = np.radians((lst_deg - np.asarray(ra_deg, dtype=float)) % 360.0)
-    dec, lat = np.radians(np.asarray(dec_deg, dtype=float)), np.radians(latitude_deg)
-    sin_alt = np.sin(dec) * np.sin(lat) + np.cos(dec) * np.cos(lat) * np.cos(hour_angle)
-    alt = np.arcsin(np.clip(sin_alt, -1.0, 1.0))
-    az = np.arctan2(-np.cos(dec) * np.sin(hour_angle), np.sin(dec) * np.cos(lat) - np.cos(dec) * np.sin(lat) * np.cos(hour_angle))
-    return np.degrees(alt), np.degrees(az) % 360.0
-
-
-def centre_of(ra_deg: np.ndarray, dec_deg: np.ndarray) -> tuple[float, float]:
-    """The mean direction of a set of stars (unit vectors, so RA 359° and 1° average to 0°)."""
-    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
-    x, y, z = (np.cos(dec) * np.cos(ra)).mean(), (np.cos(dec) * np.sin(ra)).mean(), np.sin(dec).mean()
-    return float(np.degrees(np.arctan2(y, x)) % 360.0), float(np.degrees(np.arctan2(z, np.hypot(x, y))))
-
-
 class EveningSky:
     """Every figure's stars gathered once, so placing all 88 on any evening is a few array operations
     (a year of evenings takes milliseconds: the daily pick walks the calendar from the first episode)."""
@@ -84,7 +60,7 @@ class EveningSky:
         centres, bright, groups = [], [], []
         for abbr, group in members.groupby("constellation"):
             self.names.append(str(abbr))
-            centres.append(centre_of(group.ra_deg.to_numpy(), group.dec_deg.to_numpy()))
+            centres.append(mean_direction(group.ra_deg.to_numpy(), group.dec_deg.to_numpy()))
             order = np.argsort(group.mag.to_numpy())[:3]
             bright.append((group.ra_deg.to_numpy()[order], group.dec_deg.to_numpy()[order]))
             groups.append((group.ra_deg.to_numpy(), group.dec_deg.to_numpy()))
@@ -114,14 +90,16 @@ class EveningSky:
                 for i, name in enumerate(self.names)}
 
 
-def best_time_tonight(sky: EveningSky, abbr: str, day: dt.date, observer: Observer) -> tuple[int, Placement]:
-    """The hour of the night (18:00 to 05:00 local) when the figure stands highest, and its placement then."""
+def best_time_tonight(sky: EveningSky, abbr: str, day: dt.date, observer: Observer) -> tuple[int, Placement, dt.datetime]:
+    """The hour of the night (18:00 to 05:00 local) when the figure stands highest, its placement
+    then, and that moment in UTC."""
     best = None
     midnight = dt.datetime.combine(day, dt.time(0), ZoneInfo(observer.timezone))
     for hour in range(18, 30):
-        placed = sky.at((midnight + dt.timedelta(hours=hour)).astimezone(dt.timezone.utc), observer)[abbr]
+        when = (midnight + dt.timedelta(hours=hour)).astimezone(dt.timezone.utc)
+        placed = sky.at(when, observer)[abbr]
         if best is None or placed.altitude_deg > best[1].altitude_deg:
-            best = (hour % 24, placed)
+            best = (hour % 24, placed, when)
     return best
 
 
@@ -132,7 +110,7 @@ def placements(stars: pd.DataFrame, figures: pd.DataFrame, day: dt.date, observe
     return sorted(placed, key=lambda p: (-p.score, p.constellation))
 
 
-def where_to_look(placement: Placement, observer: Observer, later: tuple[int, Placement] | None = None) -> tuple[str, str]:
+def where_to_look(placement: Placement, observer: Observer, later: tuple[int, Placement, dt.datetime] | None = None) -> tuple[str, str]:
     """One sentence each in Chinese and English, as the narrator says it at the end of an episode.
     `later` is the best hour of the night, for a figure that is not up at the evening hour."""
     hour = f"{observer.evening_hour}:00"
@@ -142,7 +120,7 @@ def where_to_look(placement: Placement, observer: Observer, later: tuple[int, Pl
                 f"At {hour} tonight, face {placement.direction_en}: it stands about {placement.altitude_deg:.0f}° above the horizon. "
                 "Find a spot away from lights and give your eyes a few minutes to adjust.")
     if later is not None and later[1].altitude_deg > 0:
-        when, high = later
+        when, high, _ = later
         return (f"今晚{hour}它还在地平线下；{when}点前后朝{high.direction_zh}看，它升到约{high.altitude_deg:.0f}度。"
                 "愿意晚睡的朋友，可以等它升起。",
                 f"At {hour} it is still below the horizon; around {when}:00 look {high.direction_en}, about {high.altitude_deg:.0f}° up. "

@@ -101,10 +101,10 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
     if len(slots) != len(clips) + 2:
         raise ValueError(f"{len(clips)} clips need {len(clips) + 2} timeline slots, got {len(slots)}")
     total = slots[-1].start + slots[-1].seconds
+    factors = [slow_down(clip, slot.seconds) for clip, slot in zip(clips, slots[1:-1])]
     branches = []
-    for clip, slot in zip(clips, slots[1:-1]):
+    for clip, factor in zip(clips, factors):
         video = ffmpeg.input(str(clip.path)).video
-        factor = slow_down(clip, slot.seconds)
         if factor > 1.0:  # stretched timestamps; the frame-rate blend below fills in the frames between
             video = video.filter("setpts", f"{factor}*PTS")
         branches.append(video.filter_multi_output("split", len(formats)))
@@ -115,8 +115,8 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
         title = ffmpeg.input(str(fmt.title_card), loop=1, framerate=fps, t=slots[0].seconds).video
         end = ffmpeg.input(str(fmt.end_card), loop=1, framerate=fps, t=slots[-1].seconds).video
         segments = [_segment(title.filter("scale", fmt.width, fmt.height), slots[0].seconds, fps)]
-        for clip, branch, slot in zip(clips, branches, slots[1:-1]):
-            rate = max(1, round(clip.fps / slow_down(clip, slot.seconds)))
+        for clip, factor, branch, slot in zip(clips, factors, branches, slots[1:-1]):
+            rate = max(1, round(clip.fps / factor))
             segments.append(_segment(_reframe(_at_rate(branch.stream(f), rate, fps), clip, fmt), slot.seconds, fps))
         segments.append(_segment(end.filter("scale", fmt.width, fmt.height), slots[-1].seconds, fps))
         video = segments[0]

@@ -20,6 +20,7 @@ from upath import UPath
 
 from ray_jobs.fonts import cjk_font
 from ray_jobs.requests import ClipRequest
+from ray_jobs.sky_geometry import alt_az, equatorial, mean_direction
 from ray_jobs.storage import catalog_dir, read_parquet
 
 RENDERER_VERSION = "2"
@@ -124,12 +125,6 @@ def milky_way_brightness(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     return np.clip(band - rift * band, 0, 1)
 
 
-def unit_mean_direction(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
-    a, d = np.radians(ra), np.radians(dec)
-    v = np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)]).mean(axis=1)
-    return math.degrees(math.atan2(v[1], v[0])) % 360.0, math.degrees(math.atan2(v[2], math.hypot(v[0], v[1])))
-
-
 @lru_cache(maxsize=64)
 def _sprite(radius: int) -> np.ndarray:
     """A soft star: a Gaussian core with a faint halo, peak 1."""
@@ -193,7 +188,7 @@ class SkyView:
         px, py = (gx - self.w / 2) / self.scale, -(gy - self.h / 2) / self.scale
         ra, dec = inverse_stereographic(px, py, *self.centre)
         if self.horizon_frame is not None:  # the plane holds (360° - azimuth, altitude): back to the sky
-            ra, dec = _equatorial(dec, (360.0 - ra) % 360.0, *self.horizon_frame)
+            ra, dec = equatorial(dec, (360.0 - ra) % 360.0, *self.horizon_frame)
         glow = milky_way_brightness(ra, dec).astype(np.float32)
         image = Image.fromarray(np.uint8(np.clip(glow * 255, 0, 255))).resize((self.w, self.h), Image.BICUBIC)
         blurred = np.asarray(image.filter(ImageFilter.GaussianBlur(radius=max(self.w, self.h) / 160)), dtype=np.float32)
@@ -214,10 +209,10 @@ class SkyView:
                request: ClipRequest, names: tuple[str, str]) -> "SkyView":
         lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
         members = stars.loc[sorted(set(figure.hip))]
-        ra0, dec0 = unit_mean_direction(members.ra_deg.to_numpy(), members.dec_deg.to_numpy())
+        ra0, dec0 = mean_direction(members.ra_deg.to_numpy(), members.dec_deg.to_numpy())
         focus = _hip_named(stars, request.focus)
         if focus is not None:  # lean the frame towards the star the narration is about
-            ra0, dec0 = unit_mean_direction(np.array([ra0, ra0, stars.ra_deg[focus]]), np.array([dec0, dec0, stars.dec_deg[focus]]))
+            ra0, dec0 = mean_direction(np.array([ra0, ra0, stars.ra_deg[focus]]), np.array([dec0, dec0, stars.dec_deg[focus]]))
         x, y, _ = stereographic(members.ra_deg.to_numpy(), members.dec_deg.to_numpy(), ra0, dec0)
         # Fit the figure into the middle 68% of the frame (the camera pushes in by up to 12%), whichever way it is longer.
         extent_x, extent_y = max(float(np.abs(x).max()), 0.02), max(float(np.abs(y).max()), 0.02)
@@ -232,7 +227,7 @@ class SkyView:
         latitude, lst, facing = request.horizon
 
         def horizontal(frame: pd.DataFrame) -> pd.DataFrame:
-            alt, az = _alt_az(frame.ra_deg.to_numpy(), frame.dec_deg.to_numpy(), latitude, lst)
+            alt, az = alt_az(frame.ra_deg.to_numpy(), frame.dec_deg.to_numpy(), latitude, lst)
             return frame.assign(ra_deg=(360.0 - az) % 360.0, dec_deg=alt)
 
         placed = horizontal(stars)
@@ -266,7 +261,6 @@ class SkyView:
 
     def frame(self, i: int) -> np.ndarray:
         pos, progress = self._screen(i)
-        self._frame_index = i
         canvas = self.background.copy()
         twinkle = 1.0 + 0.08 * np.sin(i * 0.7 + np.arange(len(pos)) * 1.3)
         for (x, y), r, b, c, tw in zip(pos, self.radius, self.brightness, self.colour, twinkle):
@@ -278,10 +272,10 @@ class SkyView:
             patch = sprite[y0 - (yi - r): y1 - (yi - r), x0 - (xi - r): x1 - (xi - r)]
             canvas[y0:y1, x0:x1] += patch[..., None] * (255.0 * b * tw * c)
         image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
-        self._draw_overlay(image, pos, progress)
+        self._draw_overlay(image, pos, progress, i)
         return np.asarray(image)
 
-    def _draw_overlay(self, image: Image.Image, pos: np.ndarray, progress: float) -> None:
+    def _draw_overlay(self, image: Image.Image, pos: np.ndarray, progress: float, i: int) -> None:
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
         where = {hip: tuple(p) for hip, p in zip(self.stars.index, pos)}
@@ -296,7 +290,7 @@ class SkyView:
             (xa, ya), (xb, yb) = where[a], where[b]
             draw.line([(xa, ya), (xa + (xb - xa) * part, ya + (yb - ya) * part)], fill=(*LINE_COLOUR, 150), width=width)
         for name, lines in self.asterisms:
-            drawn = [self._to_screen(xy, self._frame_index) for xy in lines]
+            drawn = [self._to_screen(xy, i) for xy in lines]
             for points in drawn:
                 points = points[~np.isnan(points).any(axis=1)]
                 if len(points) > 1:
@@ -306,7 +300,7 @@ class SkyView:
                 draw.text((first[0] + 6, first[1] + 6), name, font=cjk_font(max(10, min(self.w, self.h) // 32)),
                           fill=(*ASTERISM_COLOUR, 210))
         if self.horizon_xy is not None:
-            self._draw_horizon(draw, width)
+            self._draw_horizon(draw, width, i)
         if self.focus_hip is not None and self.focus_hip in where:
             x, y = where[self.focus_hip]
             ring = min(self.w, self.h) * (0.035 + 0.01 * math.sin(progress * math.pi * 4))
@@ -318,9 +312,9 @@ class SkyView:
         image.paste(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
 
 
-    def _draw_horizon(self, draw: ImageDraw.ImageDraw, width: int) -> None:
+    def _draw_horizon(self, draw: ImageDraw.ImageDraw, width: int, i: int) -> None:
         """Ground below altitude 0, a faint glow along it, and the cardinal points the viewer faces."""
-        line = self._to_screen(self.horizon_xy, self._frame_index)
+        line = self._to_screen(self.horizon_xy, i)
         line = line[~np.isnan(line).any(axis=1)]
         inside = line[(line[:, 0] > -self.w) & (line[:, 0] < 2 * self.w)]
         if len(inside) > 1:
@@ -331,27 +325,10 @@ class SkyView:
             draw.line([tuple(p) for p in inside], fill=(90, 110, 160, 160), width=width)
         font = cjk_font(max(10, min(self.w, self.h) // 26))
         for azimuth, label in CARDINALS:
-            xy = self._to_screen(self._plane(np.array([(360.0 - azimuth) % 360.0]), np.array([0.0])), self._frame_index)[0]
+            xy = self._to_screen(self._plane(np.array([(360.0 - azimuth) % 360.0]), np.array([0.0])), i)[0]
             if not np.isnan(xy).any() and 0 <= xy[0] < self.w:
                 # Just above the horizon line: the bottom of the frame belongs to the subtitles.
                 draw.text((xy[0] - font.size, xy[1] - font.size * 1.7), label, font=font, fill=(200, 210, 235, 230))
-
-
-def _alt_az(ra_deg: np.ndarray, dec_deg: np.ndarray, latitude_deg: float, lst_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """Altitude and azimuth (north 0°, east 90°) of sky positions for an observer (no refraction)."""
-    hour_angle = np.radians((lst_deg - ra_deg) % 360.0)
-    dec, lat = np.radians(dec_deg), np.radians(latitude_deg)
-    alt = np.arcsin(np.clip(np.sin(dec) * np.sin(lat) + np.cos(dec) * np.cos(lat) * np.cos(hour_angle), -1, 1))
-    az = np.arctan2(-np.cos(dec) * np.sin(hour_angle), np.sin(dec) * np.cos(lat) - np.cos(dec) * np.sin(lat) * np.cos(hour_angle))
-    return np.degrees(alt), np.degrees(az) % 360.0
-
-
-def _equatorial(alt_deg: np.ndarray, az_deg: np.ndarray, latitude_deg: float, lst_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """Altitude/azimuth back to (ra, dec) for an observer: the inverse of `_alt_az`."""
-    alt, az, lat = np.radians(alt_deg), np.radians(az_deg), math.radians(latitude_deg)
-    dec = np.arcsin(np.clip(np.sin(alt) * math.sin(lat) + np.cos(alt) * math.cos(lat) * np.cos(az), -1, 1))
-    hour_angle = np.arctan2(-np.sin(az) * np.cos(alt), np.sin(alt) * math.cos(lat) - np.cos(alt) * math.sin(lat) * np.cos(az))
-    return (lst_deg - np.degrees(hour_angle)) % 360.0, np.degrees(dec)
 
 
 def _hip_named(stars: pd.DataFrame, name: str) -> int | None:

@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
+from assets_defs.mansions import mansion_stories
 from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
 from ray_jobs.sky_geometry import mean_direction
@@ -37,7 +38,7 @@ class Catalog:
 
     constellations: pd.DataFrame  # abbr, latin, genitive, english, chinese (all 88)
     stories: pd.DataFrame  # id, constellation, kind (myth|astronomy), culture, title_zh, title_en, source, asterisms, festival
-    beats: pd.DataFrame  # story, beat, zh, en, visual, focus, transition
+    beats: pd.DataFrame  # story, beat, zh, en, visual, visual_zh, focus, transition
     stars: pd.DataFrame  # hip, ra_deg, dec_deg, mag, bv, name, name_zh
     figures: pd.DataFrame  # constellation, line, seq, hip
     asterisms: pd.DataFrame  # name_zh, english, pinyin, kind (mansion|enclosure|asterism), ra_deg, dec_deg
@@ -105,7 +106,7 @@ def _load_myth(path: Path, abbrs: set[str], star_names: set[str], asterism_names
         raise CatalogError(f"{path}: {len(beats)} beat(s); a myth needs {MIN_BEATS} to {MAX_BEATS}")
     rows = []
     for number, beat in enumerate(beats, start=1):
-        for field in ("zh", "en", "visual"):
+        for field in ("zh", "en", "visual", "visual_zh"):
             if not str(beat.get(field, "")).strip():
                 raise CatalogError(f"{path} beat {number}: field '{field}' is missing or empty")
         focus = str(beat.get("focus", "")).strip()
@@ -115,7 +116,8 @@ def _load_myth(path: Path, abbrs: set[str], star_names: set[str], asterism_names
         if transition and transition not in TRANSITIONS:
             raise CatalogError(f"{path} beat {number}: field 'transition' = {transition!r} is not one of {', '.join(TRANSITIONS)}")
         rows.append({"story": story, "beat": number, "zh": beat["zh"].strip(), "en": beat["en"].strip(),
-                     "visual": beat["visual"].strip(), "focus": focus, "transition": transition})
+                     "visual": beat["visual"].strip(), "visual_zh": beat["visual_zh"].strip(), "focus": focus,
+                     "transition": transition})
     header = {"id": story, "constellation": abbr, "kind": "myth", "culture": culture, "title_zh": myth["title_zh"].strip(),
               "title_en": myth["title_en"].strip(), "source": myth["source"].strip(),
               "asterisms": ";".join(myth.get("asterisms", [])), "festival": str(myth.get("festival", "")).strip()}
@@ -132,6 +134,8 @@ def _star_colour(bv: str) -> str:
 
 
 SIGNPOST_MAG = 1.6  # stars bright enough to find from a city: the way to a faint figure starts there
+SIGNPOST_SOUTH_SLACK_DEG = 5.0
+SIGNPOST_MAX_DEG = 35.0
 
 
 def _signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] | None:
@@ -140,7 +144,10 @@ def _signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] |
 
     own = {s["hip"] for s in members}
     ra0, dec0 = (math.radians(v) for v in mean_direction([s["ra_deg"] for s in members], [s["dec_deg"] for s in members]))
-    bright = [s for s in stars if s["mag"] <= SIGNPOST_MAG and s["name"] and s["hip"] not in own]
+    # A signpost no farther south than the figure's own stars (give or take a few degrees) is up
+    # whenever the figure is, wherever the viewer stands: Rigil Kentaurus is no help from Beijing.
+    southmost = min(s["dec_deg"] for s in members) - SIGNPOST_SOUTH_SLACK_DEG
+    bright = [s for s in stars if s["mag"] <= SIGNPOST_MAG and s["name"] and s["hip"] not in own and s["dec_deg"] >= southmost]
 
     def distance(star: dict) -> float:
         r, d = math.radians(star["ra_deg"]), math.radians(star["dec_deg"])
@@ -149,6 +156,8 @@ def _signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] |
     if not bright:
         return None
     star = min(bright, key=distance)
+    if math.degrees(distance(star)) > SIGNPOST_MAX_DEG:  # too far to lead the eye; the episode does without
+        return None
     d_ra = (math.degrees(ra0) - star["ra_deg"] + 540) % 360 - 180
     d_dec = math.degrees(dec0) - star["dec_deg"]
     if abs(d_dec) >= abs(d_ra) * math.cos(dec0):
@@ -165,7 +174,8 @@ def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> t
     meaning = f", the {english}" if english.lower() != latin.lower() else ""
     intro = (f"今晚我们认识{chinese}，它的拉丁名是{latin}。它没有流传很广的神话，却有自己的星星和故事。",
              f"Tonight we meet {latin}{meaning}. It has no famous myth, but it has its own stars and its own story.",
-             f"the faint stars of the constellation {latin} appearing one by one in a deep blue night sky")
+             f"the faint stars of the constellation {latin} appearing one by one in a deep blue night sky",
+             f"{chinese}暗淡的星星在深蓝色的夜空中一颗接一颗地亮起")
     if brightest["name"] or brightest["name_zh"]:
         star = brightest
         colour_zh = {"blue-white": "蓝白色", "white": "白色", "yellow-white": "黄白色", "yellow": "黄色",
@@ -174,14 +184,15 @@ def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> t
                   (f"Its brightest star, {star['name']}, shines at magnitude {star['mag']:.1f}." if star["name"]
                    else f"Its brightest star shines at magnitude {star['mag']:.1f}.") + f" It is a {_star_colour(star['bv'])} star.",
                   f"a single {_star_colour(star['bv'])} star glowing softly among fainter stars, a gentle halo around it",
-                  star["name"])
+                  f"一颗{colour_zh}的星在较暗的群星之间柔和发光，周围笼着淡淡的光晕", star["name"])
     else:
         second = (f"它最亮的星也只有{brightest['mag']:.1f}等，要在远离灯光的地方才看得见。",
                   f"Even its brightest star is only magnitude {brightest['mag']:.1f}, so look from somewhere truly dark.",
-                  "a field of faint stars under a truly dark sky far from any city lights", "")
+                  "a field of faint stars under a truly dark sky far from any city lights", "远离城市灯光的真正黑暗的夜空下，一片暗淡的星野", "")
     figure = (f"{len(members)}颗星连成了{chinese}的图形。用手指在夜空里描一描，就能把它记住。",
               f"{len(members)} stars join to draw the figure of {latin}. Trace it across the sky with a finger, and you will remember it.",
-              f"thin lines of light joining the stars of {latin} into its figure, the camera slowly pushing in")
+              f"thin lines of light joining the stars of {latin} into its figure, the camera slowly pushing in",
+              f"细细的光线把{chinese}的星星连成它的图形，镜头缓缓推近")
     beats = [intro + ("",), second, figure + ("",)]
     found = _signpost(members, list(stars))
     if found is not None:
@@ -191,12 +202,12 @@ def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> t
                       f"To find it, start from bright {star['name']}: {latin} lies to its {side_en}. "
                       "A familiar bright star is the signpost to a faint constellation.",
                       "a brilliant star shining beside a faint group of stars, a thin trail of light leading from one to the other",
-                      star["name"]))
+                      "一颗耀眼的亮星旁边是一群暗淡的星星，一道细细的光迹从亮星引向星群", star["name"]))
     story = {"id": f"astro-{abbr}", "constellation": abbr, "kind": "astronomy", "culture": "astronomy",
              "title_zh": f"认识{chinese}", "title_en": f"Meet {latin}",
              "source": "IAU constellation figures; Hipparcos star data via d3-celestial", "asterisms": "", "festival": ""}
-    rows = [{"story": story["id"], "beat": n, "zh": zh, "en": en, "visual": visual, "focus": focus, "transition": ""}
-            for n, (zh, en, visual, focus) in enumerate(beats, start=1)]
+    rows = [{"story": story["id"], "beat": n, "zh": zh, "en": en, "visual": visual, "visual_zh": visual_zh, "focus": focus,
+             "transition": ""} for n, (zh, en, visual, visual_zh, focus) in enumerate(beats, start=1)]
     return story, rows
 
 
@@ -252,6 +263,13 @@ def load_catalog(data_dir: str | Path) -> Catalog:
             story, rows = astronomy_story(row, list(members[row["abbr"]].values()), stars)
             stories.append(story)
             beats.extend(rows)
+    try:  # the 28 lunar mansions, each its own episode
+        mansions, mansion_beats = mansion_stories(by_hip, figures, constellations, asterisms, asterism_lines,
+                                                  lambda own: _signpost(own, stars))
+    except ValueError as error:
+        raise CatalogError(f"{lines_path}: {error}") from None
+    stories.extend(mansions)
+    beats.extend(mansion_beats)
     myth_files = sorted((data / "myths").glob("*.toml"))
     sky_files = [stars_path, figures_path, names_path, asterisms_path, lines_path]
     return Catalog(

@@ -20,7 +20,7 @@ from assets_defs.media.probe import probe_video
 from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
 from assets_defs.media.subtitles import parse_srt, sentence_cues, to_srt, to_vtt
 from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
-from assets_defs.models import Episode, ReviewedClips, ScenePrompts, Script
+from assets_defs.models import Episode, ReviewedClip, ReviewedClips, ScenePrompts, Script
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
 from assets_defs.publishing import (deliver_webhook, file_entries, keep_previous_version, manifest_mismatches,
                                     update_feed)
@@ -46,6 +46,17 @@ class Produced:
 
 def narration_lines(prompts: ScenePrompts, language: str) -> list[str]:
     return [p.narration_zh if language == "zh" else p.narration_en for p in prompts.prompts]
+
+
+def shots_by_scene(script: Script, reviewed: ReviewedClips) -> list[list[ReviewedClip]]:
+    """Each scene's reviewed shots in order; a scene without footage is an error naming it."""
+    grouped: dict[int, list[ReviewedClip]] = {}
+    for r in reviewed.clips:
+        grouped.setdefault(r.clip.scene, []).append(r)
+    missing = [s.index for s in script.scenes if s.index not in grouped]
+    if missing:
+        raise ValueError(f"{script.episode}: no reviewed clip for scene(s) {', '.join(map(str, missing))}")
+    return [sorted(grouped[s.index], key=lambda r: r.clip.shot) for s in script.scenes]
 
 
 def planned_seconds(script: Script, post: Postproduction) -> float:
@@ -109,9 +120,11 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     formats = _formats(script, post, workdir, burn)
     soft = [(files[f"subtitles_{lang}_srt"], code) for lang, code in LANGUAGES.items()]
     with contextlib.ExitStack() as stack:
-        clips = [Clip(stack.enter_context(local_copy(UPath(r.clip.path))), r.clip.width, r.clip.height, r.clip.fps,
-                      seconds=r.clip.num_frames / r.clip.fps)
-                 for r in reviewed.clips]
+        clips = []
+        for shots in shots_by_scene(script, reviewed):
+            first = shots[0].clip
+            clips.append(Clip(tuple(stack.enter_context(local_copy(UPath(r.clip.path))) for r in shots),
+                              first.width, first.height, first.fps, seconds=sum(r.clip.num_frames / r.clip.fps for r in shots)))
         assemble_episode(clips, slots, workdir / "soundtrack.wav", soft, formats, fps=post.fps, crf=post.crf,
                          preset=post.preset)
     for fmt in formats:
@@ -135,10 +148,12 @@ def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, 
         "duration_seconds": round(duration, 3), "language": post.language, "loudness": produced.loudness,
         "catalog_version": script.catalog_version,
         "models": sorted({f"{c.backend}:{c.model_revision}" for c in clips}),
-        "scenes": [{"scene": r.clip.scene, "seconds": slot.seconds, "transition": slot.transition, "seed": r.clip.seed,
-                    "cache_key": r.clip.cache_key, "backend": r.clip.backend, "model_revision": r.clip.model_revision,
-                    "narration": {lang: produced.narration[lang][n] for lang in LANGUAGES}, "review": r.verdict.model_dump()}
-                   for n, (r, slot) in enumerate(zip(reviewed.clips, produced.slots[1:-1]))],
+        "scenes": [{"scene": shots[0].clip.scene, "seconds": slot.seconds, "transition": slot.transition,
+                    "seed": shots[0].clip.seed, "narration": {lang: produced.narration[lang][n] for lang in LANGUAGES},
+                    "shots": [{"shot": r.clip.shot, "cache_key": r.clip.cache_key, "seed": r.clip.seed, "backend": r.clip.backend,
+                               "model_revision": r.clip.model_revision, "seconds": round(r.clip.num_frames / r.clip.fps, 3),
+                               "review": r.verdict.model_dump()} for r in shots]}
+                   for n, (shots, slot) in enumerate(zip(shots_by_scene(script, reviewed), produced.slots[1:-1]))],
         "files": file_entries(produced.files),
     }
 
@@ -257,7 +272,7 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
     key = chain.key("final_episode")
 
     @chain.asset(
-        "final_episode", "episode", code_version="3", kinds={"ffmpeg", "video"},
+        "final_episode", "episode", code_version="4", kinds={"ffmpeg", "video"},
         ins=chain.ins("script", "scene_prompts", "reviewed_clips"),
         check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=False) for name in CHECKS],
     )

@@ -13,6 +13,7 @@ class Scene(BaseModel):
     narration_zh: str
     narration_en: str
     visual: str
+    visual_zh: str = ""  # the same picture described in Chinese, for prompts written in Chinese
     focus: str = ""  # a star the shot centres on
     shot: str = ""  # camera hint for the sky renderer: "reveal" draws the figure line by line
     transition: str = "fade"  # how this scene comes in: fade, dissolve, slideleft (a push), fadeblack
@@ -53,9 +54,19 @@ class SafetyRewrite(BaseModel):
     replacement: str
 
 
+class ShotPrompt(BaseModel):
+    """One clip of a scene: a scene longer than one clip is told in several shots, wide to close."""
+
+    shot: int  # 1-based within the scene
+    framing: str  # wide, medium or close
+    kind: str  # what the sky renderer does: reveal, focus or tonight
+    seconds: float
+    prompt: str
+
+
 class ScenePrompt(BaseModel):
     scene: int
-    prompt: str
+    shots: list[ShotPrompt]
     negative_prompt: str
     seed: int
     style: str
@@ -78,6 +89,7 @@ class ClipRecord(BaseModel):
     cache_key: str
     path: str
     backend: str
+    shot: int = 1
     model_revision: str
     seed: int
     prompt: str

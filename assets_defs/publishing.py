@@ -94,7 +94,8 @@ VERSIONS_DIR = "versions"
 def what_it_shows(manifest: dict) -> list:
     """The parts of a manifest that change what a viewer sees or hears (not timestamps or paths)."""
     return [manifest.get("catalog_version"), manifest.get("language"),
-            [(s["cache_key"], s["seconds"], s["transition"], s["narration"]) for s in manifest["scenes"]]]
+            [([shot["cache_key"] for shot in s.get("shots", [s])], s["seconds"], s["transition"], s["narration"])
+             for s in manifest["scenes"]]]
 
 
 def keep_previous_version(directory: UPath, new_manifest: dict) -> tuple[int, UPath | None]:

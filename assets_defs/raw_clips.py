@@ -1,4 +1,4 @@
-"""The `raw_clips` asset: one clip per scene, generated on the Ray replica pool, content-addressed.
+"""The `raw_clips` asset: one clip per shot of each scene, generated on the Ray replica pool, content-addressed.
 
 A clip is looked up by its cache key before any generation: an unchanged scene costs nothing,
 and an edited scene regenerates only its own clip.
@@ -28,7 +28,7 @@ PROGRESS = logging.getLogger("starloom.progress")
 
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
-    """What to ask the backend for, scene by scene. Pure."""
+    """What to ask the backend for, shot by shot through each scene. Pure."""
     spec = generator.spec
 
     def chosen(value, default):
@@ -36,27 +36,29 @@ def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerato
 
     requests = []
     for scene, prompt in zip(script.scenes, prompts.prompts, strict=True):
-        requests.append(ClipRequest(
-            scene_id=f"{script.episode}/scene-{scene.index}",
-            backend=generator.backend,
-            model_revision=revision,
-            prompt=prompt.prompt,
-            negative_prompt=prompt.negative_prompt,
-            seed=prompt.seed,
-            width=generator.width or spec.width,
-            height=generator.height or spec.height,
-            num_frames=generator.num_frames or frames_for(scene.seconds, spec.fps, generator.backend, spec.max_frames),
-            fps=spec.fps,
-            steps=chosen(generator.steps, spec.steps),
-            guidance_scale=chosen(generator.guidance_scale, spec.guidance_scale),
-            guidance_scale_2=chosen(generator.guidance_scale_2, spec.guidance_scale_2),
-            flow_shift=chosen(generator.flow_shift, spec.flow_shift),
-            constellation=script.constellation,
-            focus=scene.focus,
-            shot=scene.shot,
-            asterisms=tuple(scene.asterisms),
-            horizon=tuple(scene.horizon),
-        ))
+        for shot in prompt.shots:
+            requests.append(ClipRequest(
+                scene_id=f"{script.episode}/scene-{scene.index}" + (f"/shot-{shot.shot}" if len(prompt.shots) > 1 else ""),
+                backend=generator.backend,
+                model_revision=revision,
+                prompt=shot.prompt,
+                negative_prompt=prompt.negative_prompt,
+                seed=prompt.seed,
+                width=generator.width or spec.width,
+                height=generator.height or spec.height,
+                num_frames=generator.num_frames or frames_for(shot.seconds, spec.fps, generator.backend, spec.max_frames),
+                fps=spec.fps,
+                steps=chosen(generator.steps, spec.steps),
+                guidance_scale=chosen(generator.guidance_scale, spec.guidance_scale),
+                guidance_scale_2=chosen(generator.guidance_scale_2, spec.guidance_scale_2),
+                flow_shift=chosen(generator.flow_shift, spec.flow_shift),
+                constellation=script.constellation,
+                focus=scene.focus,
+                shot=shot.kind,
+                framing=shot.framing,
+                asterisms=tuple(scene.asterisms),
+                horizon=tuple(scene.horizon),
+            ))
     return requests
 
 
@@ -72,10 +74,15 @@ def cached_clip(root: UPath, request: ClipRequest) -> ClipResult | None:
     return ClipResult(**json.loads(record.read_text())["result"])
 
 
-def to_record(scene: int, request: ClipRequest, result: ClipResult, cached: bool, script: Script) -> ClipRecord:
+def shots_of(prompts: ScenePrompts) -> list[tuple[int, int]]:
+    """(scene, shot) of each clip, in the order `clip_requests` asks for them."""
+    return [(p.scene, s.shot) for p in prompts.prompts for s in p.shots]
+
+
+def to_record(where: tuple[int, int], request: ClipRequest, result: ClipResult, cached: bool, script: Script) -> ClipRecord:
     return ClipRecord(
         episode=script.episode, catalog_version=script.catalog_version, code_version=made_by(request, result),
-        scene=scene, cache_key=result.cache_key, path=result.path, backend=request.backend,
+        scene=where[0], shot=where[1], cache_key=result.cache_key, path=result.path, backend=request.backend,
         model_revision=request.model_revision, seed=request.seed, prompt=request.prompt,
         width=result.width, height=result.height, num_frames=result.num_frames, fps=result.fps,
         steps=request.steps, guidance_scale=request.guidance_scale, guidance_scale_2=request.guidance_scale_2,
@@ -147,13 +154,14 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
 def clip_table(clip_sets: list[ClipSet]) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(
         records=[dg.TableRecord({
-            "episode": clips.episode, "scene": c.scene, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
+            "episode": clips.episode, "scene": c.scene, "shot": c.shot, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
             "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": c.timings.get("generate_s", 0.0),
             "model_revision": c.model_revision, "code_version": c.code_version, "catalog_version": c.catalog_version,
             "prompt": c.prompt, "path": c.path,
         }) for clips in clip_sets for c in clips.clips],
         schema=dg.TableSchema(columns=[
-            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("cached", "bool"),
+            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("shot", "int"),
+            dg.TableColumn("cached", "bool"),
             dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
             dg.TableColumn("generate_s", "float"), dg.TableColumn("model_revision", "string"),
             dg.TableColumn("code_version", "string"), dg.TableColumn("catalog_version", "string"),
@@ -164,7 +172,7 @@ def clip_table(clip_sets: list[ClipSet]) -> dg.TableMetadataValue:
 
 def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
     @chain.asset(
-        "raw_clips", "generation", code_version="2", kinds={"ray", "video"}, ins=chain.ins("script", "scene_prompts"),
+        "raw_clips", "generation", code_version="3", kinds={"ray", "video"}, ins=chain.ins("script", "scene_prompts"),
         # The GPU stage: runs share the replica pool through this concurrency pool (its limit is set per
         # deployment, e.g. `dagster instance concurrency set gpu 2`); transient failures retry with backoff,
         # and a retry regenerates only clips that are not yet in storage.
@@ -172,7 +180,7 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
     )
     def raw_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
                   clip_generator: ClipGenerator, storage: Storage) -> dict[str, ClipSet]:
-        """One generated clip per scene, from the Ray replica pool; unchanged scenes come from the cache.
+        """One generated clip per shot, from the Ray replica pool; unchanged shots come from the cache.
         Every episode of the run (a backfill's days) goes into one queue."""
         keys = context.partition_keys
         revisions = {key: model_revision(clip_generator.settings(), script[key].sky_version) for key in keys}
@@ -189,8 +197,8 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
                 "made_and_stored": error.done}) from error
         clip_sets = {}
         for key in keys:
-            records = [to_record(scene.index, request, *next(outcomes), script[key])
-                       for scene, request in zip(script[key].scenes, requests[key])]
+            records = [to_record(where, request, *next(outcomes), script[key])
+                       for where, request in zip(shots_of(scene_prompts[key]), requests[key], strict=True)]
             clip_sets[key] = ClipSet(episode=script[key].episode, clips=records)
         generated = [c for clips in clip_sets.values() for c in clips.clips if not c.cached]
         context.add_output_metadata({

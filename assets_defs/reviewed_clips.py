@@ -15,7 +15,7 @@ RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducibl
 
 
 class ReviewFailedError(RuntimeError):
-    """A scene's clip failed review twice; the message names the scene and the reason."""
+    """A shot's clip failed review twice; the message names the scene, the shot and the reason."""
 
 
 def review_clip(path: str, width: int, height: int, num_frames: int, thresholds: ClipReview) -> Verdict:
@@ -55,33 +55,33 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     """Review every clip of every episode; all rejected clips are made again in one batch on the pool,
     each on a new seed. An episode whose clip fails twice fails, naming scene, seeds and reason; the
     other episodes' clips are reviewed and kept."""
-    entries: dict[tuple[str, int], ReviewedClip] = {}
-    retries = []  # (key, scene number, first record, first verdict, retry request)
+    entries: dict[tuple[str, int, int], ReviewedClip] = {}  # (episode, scene, shot)
+    retries = []  # (key, first record, first verdict, retry request)
     for key, written in scripts.items():
         requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings(), written.sky_version))
         for record, request in zip(raw[key].clips, requests, strict=True):
             verdict = _review(record, thresholds)
             if verdict.passed:
-                entries[key, record.scene] = ReviewedClip(clip=record, verdict=verdict)
+                entries[key, record.scene, record.shot] = ReviewedClip(clip=record, verdict=verdict)
             else:
                 log.warning(f"{request.scene_id}: clip {record.path} rejected ({verdict.reason}); regenerating with a new seed")
                 retries.append((key, record, verdict, request.with_seed(record.seed + RETRY_SEED_STEP)))
     failures = {}
     outcomes = generate_missing([r[3] for r in retries], generator, storage, log) if retries else []
     for (key, record, verdict, retry), (result, cached) in zip(retries, outcomes):
-        second = to_record(record.scene, retry, result, cached, scripts[key])
+        second = to_record((record.scene, record.shot), retry, result, cached, scripts[key])
         second_verdict = _review(second, thresholds)
         if not second_verdict.passed:
             failures.setdefault(key, []).append(f"{retry.scene_id}: clip failed review twice (seeds {record.seed}, "
                                                 f"{retry.seed}): {second_verdict.reason}")
             continue
-        entries[key, record.scene] = ReviewedClip(clip=second, verdict=second_verdict, attempts=2,
+        entries[key, record.scene, record.shot] = ReviewedClip(clip=second, verdict=second_verdict, attempts=2,
                                                   rejected=[f"{record.cache_key}: {verdict.reason}"])
     if len(scripts) == 1 and failures:
         raise ReviewFailedError("; ".join(next(iter(failures.values()))))
     if failures:
         raise PartitionsFailed("reviewed_clips", {key: "; ".join(lines) for key, lines in failures.items()})
-    return {key: ReviewedClips(episode=written.episode, clips=[entries[key, s.index] for s in written.scenes])
+    return {key: ReviewedClips(episode=written.episode, clips=[entries[key, c.scene, c.shot] for c in raw[key].clips])
             for key, written in scripts.items()}
 
 
@@ -90,7 +90,7 @@ def describe(reviewed: ReviewedClips) -> dict:
         "clips": len(reviewed.clips),
         "regenerated": sum(r.attempts > 1 for r in reviewed.clips),
         "verdicts": dg.MetadataValue.md("\n".join(
-            f"- scene {r.clip.scene}: {'pass' if r.verdict.passed else 'FAIL'} {r.verdict.measures}"
+            f"- scene {r.clip.scene}.{r.clip.shot}: {'pass' if r.verdict.passed else 'FAIL'} {r.verdict.measures}"
             + (f" (after rejecting: {'; '.join(r.rejected)})" if r.rejected else "") for r in reviewed.clips)),
     }
 
@@ -99,13 +99,14 @@ def review_table(episodes: list[ReviewedClips]) -> dg.TableMetadataValue:
     """Each clip that goes into the film: what made it and what the review measured."""
     return dg.MetadataValue.table(
         records=[dg.TableRecord({
-            "episode": e.episode, "scene": r.clip.scene, "passed": r.verdict.passed, "attempts": r.attempts,
+            "episode": e.episode, "scene": r.clip.scene, "shot": r.clip.shot, "passed": r.verdict.passed, "attempts": r.attempts,
             "seed": r.clip.seed, "key": r.clip.cache_key, "model_revision": r.clip.model_revision,
             "code_version": r.clip.code_version, "mean_luma": r.verdict.measures.get("mean_luma", 0.0),
             "motion": r.verdict.measures.get("motion", 0.0), "rejected": "; ".join(r.rejected) or "none",
         }) for e in episodes for r in e.clips],
         schema=dg.TableSchema(columns=[
-            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("passed", "bool"),
+            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("shot", "int"),
+            dg.TableColumn("passed", "bool"),
             dg.TableColumn("attempts", "int"), dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"),
             dg.TableColumn("model_revision", "string"), dg.TableColumn("code_version", "string"),
             dg.TableColumn("mean_luma", "float"), dg.TableColumn("motion", "float"), dg.TableColumn("rejected", "string"),
@@ -114,7 +115,7 @@ def review_table(episodes: list[ReviewedClips]) -> dg.TableMetadataValue:
 
 
 def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
-    @chain.asset("reviewed_clips", "generation", code_version="2",
+    @chain.asset("reviewed_clips", "generation", code_version="3",
                                  ins=chain.ins("script", "scene_prompts", "raw_clips"))
     def reviewed_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
                        raw_clips: dict[str, ClipSet], clip_generator: ClipGenerator, clip_review: ClipReview,

@@ -58,7 +58,7 @@ def story_brief(catalog: Catalog, story_id: str) -> dict:
     story = catalog.story(story_id)
     row = catalog.constellation(story.constellation)
     return {"title_zh": story.title_zh, "title_en": story.title_en, "constellation": f"{row.latin} ({row.chinese})",
-            "source": story.source, "beats": [{"zh": b.zh, "en": b.en, "visual": b.visual}
+            "source": story.source, "beats": [{"zh": b.zh, "en": b.en, "visual": b.visual, "visual_zh": b.visual_zh}
                                               for b in catalog.beats_of(story_id).itertuples()]}
 
 
@@ -73,7 +73,7 @@ def story_scenes(catalog: Catalog, story_id: str, drafted: Drafted | None = None
         beat = beats[min(n, len(beats)) - 1]
         scenes.append(Scene(
             index=n, beat=int(beat.beat), narration_zh=text.zh, narration_en=text.en, visual=text.visual,
-            focus=beat.focus, shot="reveal" if n == 1 else "focus", seconds=scene_seconds(text.zh),
+            visual_zh=text.visual_zh, focus=beat.focus, shot="reveal" if n == 1 else "focus", seconds=scene_seconds(text.zh),
             transition=transition_into(n, beat.transition), asterisms=asterisms,
         ))
     return scenes
@@ -93,9 +93,11 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
     row = catalog.constellation(story.constellation)
     return Scene(
         index=index, beat=0, narration_zh=zh, narration_en=en, shot="tonight", seconds=scene_seconds(zh),
-        visual=(f"a wide view of the night sky above a dark quiet hilltop horizon, the stars of {row.latin} "
+        visual=(f"the night sky above a dark quiet hilltop horizon, the stars of {row.latin} "
                 f"{max(shown.altitude_deg, 5):.0f} degrees above the {shown.direction_en} horizon, the faint Milky Way, "
                 f"a lone stargazer in silhouette looking up"),
+        visual_zh=(f"宁静山顶上方的夜空，黑暗的地平线，{row.chinese}的星星高悬在{shown.direction_zh}地平线上方"
+                   f"{max(shown.altitude_deg, 5):.0f}度，淡淡的银河，一位观星者的剪影仰望星空"),
         transition="dissolve", horizon=[observer.latitude_deg, round(lst, 3), shown.azimuth_deg],
     )
 
@@ -153,7 +155,7 @@ def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
         beat = max(beats, key=lambda b: len(mine & _grams(f"{b.zh} {b.en}")))
         zh, en = (sentence, beat.en) if chinese else (beat.zh, sentence)
         scenes.append(Scene(index=n, beat=int(beat.beat), narration_zh=zh, narration_en=en,
-                            visual=f"{sentence} — {beat.visual}", focus=beat.focus,
+                            visual=f"{sentence} — {beat.visual}", visual_zh=f"{sentence}，{beat.visual_zh}", focus=beat.focus,
                             shot="reveal" if n == 1 else "focus", seconds=scene_seconds(sentence),
                             transition=transition_into(n, beat.transition), asterisms=asterisms))
     return _script(catalog, story_id, scenes, episode_id(text), day, request=text)

@@ -20,18 +20,20 @@ DEFAULT_WRITER = "default"
 
 SYSTEM_PROMPT = """You write the narration and shot list of one episode of "A Constellation a Day" (每日一星座),
 a one-minute film that retells the story of a constellation. Answer with JSON only, no prose:
-{"scenes": [{"zh": "...", "en": "...", "visual": "..."}]}
+{"scenes": [{"zh": "...", "en": "...", "visual": "...", "visual_zh": "..."}]}
 Rules: 3 to 5 scenes that follow the story's beats in order, as acts with a beginning, a turn and an end.
 "zh": one natural sentence of Simplified Chinese a narrator reads aloud, 12 to 30 characters.
 "en": a faithful, natural English translation of that sentence.
 "visual": in English, what a text-to-video model should draw: subject, action, setting and light, 10 to 40 words;
-no words or letters in the picture; family friendly, nothing gory or violent on screen."""
+no words or letters in the picture; family friendly, nothing gory or violent on screen.
+"visual_zh": the same picture described in Simplified Chinese, as comma-separated phrases."""
 
 
 class DraftScene(BaseModel):
     zh: str = Field(min_length=6, max_length=40)
     en: str = Field(min_length=6, max_length=240)
     visual: str = Field(min_length=20, max_length=400)
+    visual_zh: str = Field(min_length=6, max_length=200)
 
 
 class ScenesDraft(BaseModel):
@@ -103,7 +105,7 @@ class ChatWriter:
 
 
 def default_draft(beats) -> list[DraftScene]:
-    return [DraftScene.model_construct(zh=b.zh, en=b.en, visual=b.visual) for b in beats.itertuples()]
+    return [DraftScene.model_construct(zh=b.zh, en=b.en, visual=b.visual, visual_zh=b.visual_zh) for b in beats.itertuples()]
 
 
 def draft_scenes(beats, brief: dict, writer: ChatWriter | None, log=None) -> Drafted:

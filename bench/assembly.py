@@ -75,7 +75,7 @@ def main() -> None:
     script = script.model_copy(update={"scenes": [
         beats[n % len(beats)].model_copy(update={"index": n + 1, "seconds": SCENE_SECONDS, "transition": ("dissolve", "slideleft")[n % 2]})
         for n in range(SCENES)]})
-    prompts = ScenePrompts(date=script.date, style="bench",
+    prompts = ScenePrompts(episode=script.episode, style="bench",
                            prompts=build_scene_prompts(script, load_style(data), load_blocklist(data)))
     with tempfile.TemporaryDirectory(prefix="starloom-assembly-") as tmp:
         root = storage_root(tmp)
@@ -83,20 +83,22 @@ def main() -> None:
         sky, records = SkyBackend(), []
         print(f"rendering {SCENES} cached clips (not timed)...")
         for scene, prompt in zip(script.scenes, prompts.prompts):
-            request = ClipRequest(f"bench/scene-{scene.index}", "sky", "bench", prompt.prompt, "", prompt.seed, 1280, 720,
-                                  int(SCENE_SECONDS * 24), 24, 1, 0.0, script.constellation, scene.focus, scene.shot)
-            path = Path(tmp) / f"clip-{scene.index}.mp4"
-            encode_frames(sky.generate(request, root), 24, path)
-            records.append(ReviewedClip(clip=ClipRecord(scene=scene.index, cache_key=str(scene.index), path=str(path), backend="sky",
-                                                        model_revision="bench", seed=prompt.seed, prompt=prompt.prompt, width=1280,
-                                                        height=720, num_frames=request.num_frames, fps=24, steps=1,
-                                                        guidance_scale=0.0, cached=True), verdict=Verdict(passed=True)))
+            for shot in prompt.shots:  # a 5 s scene is one shot
+                request = ClipRequest(f"bench/scene-{scene.index}/shot-{shot.shot}", "sky", "bench", shot.prompt, "", prompt.seed,
+                                      1280, 720, round(shot.seconds * 24), 24, 1, 0.0, script.constellation, scene.focus,
+                                      shot.kind, framing=shot.framing)
+                path = Path(tmp) / f"clip-{scene.index}-{shot.shot}.mp4"
+                encode_frames(sky.generate(request, root), 24, path)
+                records.append(ReviewedClip(clip=ClipRecord(
+                    scene=scene.index, shot=shot.shot, cache_key=request.cache_key, path=str(path), backend="sky",
+                    model_revision="bench", seed=prompt.seed, prompt=shot.prompt, width=1280, height=720,
+                    num_frames=request.num_frames, fps=24, steps=1, guidance_scale=0.0, cached=True), verdict=Verdict(passed=True)))
         post = Postproduction(width=1280, height=720, vertical_width=vertical[0], vertical_height=vertical[1], preset=args.preset)
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         clock = ToolClock()
         started = time.perf_counter()
-        produced = produce_episode(script, prompts, ReviewedClips(date=script.date, clips=records), post, workdir)
+        produced = produce_episode(script, prompts, ReviewedClips(episode=script.episode, clips=records), post, workdir)
         wall = time.perf_counter() - started
         clock.stop()
         from assets_defs.media.probe import probe_video

@@ -239,22 +239,23 @@ def lineage(date: str, scene: int | None) -> None:
     if chain["pick"]:
         console.print("picked: " + ", ".join(f"{k} {v}" for k, v in chain["pick"].items()))
     table = Table(show_lines=True)
-    for column in ("scene", "catalog beat", "prompt", "seed", "model", "clip", "review"):
+    for column in ("scene", "catalog beat", "shot and prompt", "seed", "model", "clip", "review"):
         table.add_column(column, overflow="fold")  # keys and paths are shown whole, folded, never cut
     for s in chain["scenes"]:
         beat = s["catalog_beat"]
-        review = s["review"]
-        table.add_row(
-            f"{s['scene']}\n{s['seconds']:.2f} s",
-            f"{beat['story'] or beat['constellation']} beat {beat['beat']}\n{beat['zh']}\nfocus {beat['focus'] or '-'}",
-            s["prompt"] + (f"\nrewrites: {', '.join(s['rewrites'])}" if s["rewrites"] else "")
-            + "".join(f"\nedit: {e}" for e in s["edits"]),
-            str(s["seed"]),
-            f"{s['backend']}\n{s['model_revision']}\n" + ", ".join(f"{k} {v}" for k, v in s["sampler"].items() if v is not None),
-            f"{s['cache_key']}\n{s['clip']}\n{s['replica']}\n{s['code_version']}",
-            ("pass" if review["passed"] else "FAIL") + f" after {review['attempts']} attempt(s)\n"
-            + ", ".join(f"{k} {v}" for k, v in review["measures"].items()),
-        )
+        for n, shot in enumerate(s["shots"]):
+            review = shot["review"]
+            said = (f"\nrewrites: {', '.join(s['rewrites'])}" if s["rewrites"] else "") + "".join(f"\nedit: {e}" for e in s["edits"])
+            table.add_row(
+                f"{s['scene']}\n{s['seconds']:.2f} s" if n == 0 else "",
+                f"{beat['story'] or beat['constellation']} beat {beat['beat']}\n{beat['zh']}\nfocus {beat['focus'] or '-'}" if n == 0 else "",
+                f"{shot['shot']} ({shot['framing']}) {shot['prompt']}" + (said if n == 0 else ""),
+                str(shot["seed"]),
+                f"{shot['backend']}\n{shot['model_revision']}\n" + ", ".join(f"{k} {v}" for k, v in shot["sampler"].items() if v is not None),
+                f"{shot['cache_key']}\n{shot['clip']}\n{shot['replica']}\n{shot['code_version']}",
+                ("pass" if review["passed"] else "FAIL") + f" after {review['attempts']} attempt(s)\n"
+                + ", ".join(f"{k} {v}" for k, v in review["measures"].items()),
+            )
     console.print(table)
     if chain["files"]:
         files = Table("file", "bytes", "sha256", title=chain["episode_dir"])

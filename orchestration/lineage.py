@@ -9,7 +9,7 @@ from upath import UPath
 
 from assets_defs.catalog import read_catalog
 from assets_defs.edits import read_edits
-from assets_defs.models import ClipSet, ReviewedClips, ScenePrompts, Script
+from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, ShotPrompt
 from orchestration.partitions import SPECIAL_PREFIX
 from ray_jobs.storage import asset_path, catalog_dir, clip_record_path, episode_dir
 
@@ -26,13 +26,31 @@ def _load(root: UPath, asset: str, date: str, model):
     return model.model_validate_json(path.read_text())
 
 
+def _shot_lineage(root: UPath, shot: ShotPrompt, first: ClipRecord, reviewed: ReviewedClip) -> dict:
+    """One shot: its prompt, the clip in the film, what made it, and the review that let it in."""
+    final = reviewed.clip
+    record_path = clip_record_path(root, final.cache_key)
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    return {
+        "shot": shot.shot, "framing": shot.framing, "prompt": shot.prompt, "seed": final.seed,
+        "backend": final.backend, "model_revision": final.model_revision,
+        "sampler": {"steps": final.steps, "guidance_scale": final.guidance_scale,
+                    "guidance_scale_2": final.guidance_scale_2, "flow_shift": final.flow_shift},
+        "clip": final.path, "cache_key": final.cache_key, "replica": record.get("result", {}).get("replica", final.replica),
+        "timings": final.timings, "code_version": record.get("code_version", final.code_version),
+        "first_generated_for": first.cache_key,
+        "review": {"passed": reviewed.verdict.passed, "attempts": reviewed.attempts,
+                   "measures": reviewed.verdict.measures, "rejected": reviewed.rejected},
+    }
+
+
 def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
     """`date` is a day of the series or a special's id (special-…)."""
     script = _load(root, "script", date, Script)
     edits = read_edits(root, date)
     prompts = {p.scene: p for p in _load(root, "scene_prompts", date, ScenePrompts).prompts}
-    clips = {c.scene: c for c in _load(root, "raw_clips", date, ClipSet).clips}
-    reviewed = {r.clip.scene: r for r in _load(root, "reviewed_clips", date, ReviewedClips).clips}
+    clips = {(c.scene, c.shot): c for c in _load(root, "raw_clips", date, ClipSet).clips}
+    reviewed = {(r.clip.scene, r.clip.shot): r for r in _load(root, "reviewed_clips", date, ReviewedClips).clips}
     catalog = read_catalog(catalog_dir(root))
     beats = catalog.beats_of(script.story or script.constellation).set_index("beat")
     manifest_path = episode_dir(root, date) / "manifest.json"
@@ -44,9 +62,6 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
     for s in script.scenes:
         if scene is not None and s.index != scene:
             continue
-        final = reviewed[s.index].clip
-        record_path = clip_record_path(root, final.cache_key)
-        record = json.loads(record_path.read_text()) if record_path.exists() else {}
         scenes.append({
             "scene": s.index, "seconds": placed.get(s.index, {}).get("seconds", s.seconds),
             "catalog_beat": ({"constellation": script.constellation, "story": script.story, "beat": s.beat,
@@ -54,16 +69,11 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
                              if s.beat in beats.index else  # the closing scene is computed, not a catalog beat
                              {"constellation": script.constellation, "story": script.story, "beat": s.beat,
                               "zh": f"tonight's sky: {s.narration_zh}", "visual": s.visual, "focus": s.focus}),
-            "prompt": prompts[s.index].prompt, "negative_prompt": prompts[s.index].negative_prompt,
+            "negative_prompt": prompts[s.index].negative_prompt,
             "edits": [f"{e['instruction']} ({e['at']})" for e in edits if e["scene"] == s.index],
-            "seed": final.seed, "rewrites": [f"{r.term} → {r.replacement}" for r in prompts[s.index].rewrites],
-            "backend": final.backend, "model_revision": final.model_revision,
-            "sampler": {"steps": final.steps, "guidance_scale": final.guidance_scale,
-                        "guidance_scale_2": final.guidance_scale_2, "flow_shift": final.flow_shift},
-            "clip": final.path, "cache_key": final.cache_key, "replica": record.get("result", {}).get("replica", final.replica),
-            "timings": final.timings, "code_version": record.get("code_version", final.code_version), "first_generated_for": clips[s.index].cache_key,
-            "review": {"passed": reviewed[s.index].verdict.passed, "attempts": reviewed[s.index].attempts,
-                       "measures": reviewed[s.index].verdict.measures, "rejected": reviewed[s.index].rejected},
+            "rewrites": [f"{r.term} → {r.replacement}" for r in prompts[s.index].rewrites],
+            "shots": [_shot_lineage(root, shot, clips[s.index, shot.shot], reviewed[s.index, shot.shot])
+                      for shot in prompts[s.index].shots],
         })
     return {
         "date": date, "request": script.request, "story": script.story, "pick": script.pick, "version": manifest.get("version", 1) if manifest else 0,

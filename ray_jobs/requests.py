@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class ClipRequest:
-    """One scene's clip. `num_frames` is (4k+1) for Wan backends; sizes are multiples of 16 there.
+    """One shot's clip. `num_frames` is (4k+1) for Wan backends; sizes are multiples of 16 there.
 
-    `constellation`, `focus`, `shot`, `asterisms` and `horizon` steer the procedural sky renderer;
-    Wan reads the prompt.
+    `constellation`, `focus`, `shot`, `framing`, `asterisms` and `horizon` steer the procedural sky
+    renderer; Wan reads the prompt (which says the same in words).
     """
 
-    scene_id: str  # "2026-11-27/scene-2": names the clip in logs and errors, not in its key
+    scene_id: str  # "2026-11-27/scene-2/shot-1": names the clip in logs and errors, not in its key
     backend: str
     model_revision: str
     prompt: str
@@ -29,11 +29,12 @@ class ClipRequest:
     guidance_scale: float
     constellation: str = ""
     focus: str = ""
-    shot: str = ""
+    shot: str = ""  # reveal, focus or tonight
     guidance_scale_2: float | None = None  # low-noise expert's guidance (A14B); None: the model's own
     flow_shift: float | None = None  # None: the scheduler's configured shift
     asterisms: tuple[str, ...] = ()  # Chinese asterisms the sky renderer draws over the figure
     horizon: tuple[float, ...] = ()  # (latitude, local sidereal time, azimuth faced), degrees: a "tonight's sky" view
+    framing: str = ""  # wide, medium or close; "" frames as wide
 
     @property
     def cache_key(self) -> str:

@@ -112,3 +112,25 @@ def test_malformed_rows_name_file_row_and_field(data_copy, path, old, new, expec
         load_catalog(data_copy)
     assert expected in str(error.value)
     assert str(data_copy) in str(error.value)
+
+
+def test_every_lunar_mansion_has_its_own_episode_over_the_constellation_it_lies_in(catalog):
+    mansions = catalog.stories[catalog.stories.id.str.startswith("mansion-")]
+    assert list(mansions.asterisms) == [f"{m}宿" for m in MANSIONS] and mansions.id.is_unique
+    host = dict(zip(mansions.asterisms, mansions.constellation))
+    assert (host["心宿"], host["参宿"], host["昴宿"], host["斗宿"], host["牛宿"], host["井宿"]) == \
+        ("Sco", "Ori", "Tau", "Sgr", "Cap", "Gem")
+    xin = catalog.beats_of("mansion-05-xin")
+    assert xin.zh.iloc[0].endswith("心宿是东方青龙七宿中的第五宿。")
+    assert xin.en.iloc[1].startswith("Xin is drawn from 3 stars in the Western constellation Scorpius.")
+    assert xin.focus.iloc[1] == "Antares" and all(xin.visual_zh.str.len() > 10)
+    # A signpost star is no farther south than the figure, so it is up whenever the figure is.
+    assert catalog.beats_of("mansion-18-mao").en.iloc[-1].startswith("To find Mao, start from bright Capella")
+
+
+def test_a_mansion_without_stars_in_the_sky_data_is_named(data_copy):
+    lines = data_copy / "sky" / "chinese_lines.csv"
+    kept = [row for row in lines.read_text(encoding="utf-8").splitlines() if not row.startswith("心宿,")]
+    lines.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="chinese_lines.csv: mansion 心宿 has no catalogued star in its lines"):
+        load_catalog(data_copy)

@@ -19,6 +19,7 @@ from assets_defs.catalog import CatalogError
 from assets_defs.media.probe import probe_video
 from assets_defs.media.subtitles import parse_srt
 from assets_defs.media.timeline import episode_seconds
+from assets_defs.models import ScenePrompts
 from assets_defs.resources import ClipReview
 from assets_defs.reviewed_clips import ReviewFailedError
 from assets_defs.scene_prompts import BlockedTextError
@@ -60,7 +61,10 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     result = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
     out = _outputs(result)
     script, episode = out["script"], out["final_episode"]
-    assert script.constellation == "Sco" and out["raw_clips"].generated == len(script.scenes)
+    shots = [s for p in out["scene_prompts"].prompts for s in p.shots]
+    assert script.constellation == "Sco" and out["raw_clips"].generated == len(shots) > len(script.scenes)
+    # A scene longer than one clip is told in shots of at most 5 s, wide to close, cut together in its slot.
+    assert all(s.seconds <= 5.0 for s in shots) and {s.framing for s in shots} >= {"wide", "close"}
 
     info = probe_video(episode.video)
     planned = episode_seconds([2.5, *[s.seconds for s in script.scenes], 2.5], 0.5)
@@ -84,7 +88,7 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     manifest = json.loads(Path(episode.manifest).read_text(encoding="utf-8"))
     assert manifest["constellation"]["latin"] == "Scorpius" and len(manifest["scenes"]) == len(script.scenes)
     assert [s["seed"] for s in manifest["scenes"]] == [p.seed for p in out["scene_prompts"].prompts]
-    assert all(s["review"]["passed"] for s in manifest["scenes"])
+    assert all(shot["review"]["passed"] for s in manifest["scenes"] for shot in s["shots"])
     assert [s["transition"] for s in manifest["scenes"]] == [s.transition for s in script.scenes]
     assert set(manifest["files"]) >= {"video", "video_vertical", "poster", "preview", "subtitles_zh_srt", "subtitles_en_vtt"}
     assert Path(episode.poster).stat().st_size > 1000 and Path(episode.preview).read_bytes()[8:12] == b"WEBP"
@@ -95,7 +99,7 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     assert checks == dict.fromkeys(["duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration",
                                     "formats_decodable", "manifest_matches_files", "webhook_delivered"], True)
     materialization = result.asset_materializations_for_node("raw_clips")[0]
-    assert materialization.metadata["generated"].value == len(script.scenes)
+    assert materialization.metadata["generated"].value == len(shots)
     assert materialization.metadata["cache_hits"].value == 0
     # Lineage, read back from storage as `starloom lineage` prints it.
     from click.testing import CliRunner
@@ -107,11 +111,14 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     chain = episode_lineage(storage_root(tmp_path / "storage"), DAY)
     assert [s["catalog_beat"]["zh"] for s in chain["scenes"][:-1]] == [s.narration_zh for s in script.scenes[:-1]]
     assert chain["scenes"][-1]["catalog_beat"]["zh"].startswith("tonight's sky: 今晚") and chain["story"] == "Sco"
-    assert [s["seed"] for s in chain["scenes"]] == [p.seed for p in out["scene_prompts"].prompts]
-    assert all(s["model_revision"].startswith("sky-") and s["review"]["passed"] for s in chain["scenes"])
+    assert [[shot["prompt"] for shot in s["shots"]] for s in chain["scenes"]] == \
+        [[shot.prompt for shot in p.shots] for p in out["scene_prompts"].prompts]
+    assert {shot["seed"] for s in chain["scenes"] for shot in s["shots"]} == {p.seed for p in out["scene_prompts"].prompts}
+    assert all(shot["model_revision"].startswith("sky-") and shot["review"]["passed"] for s in chain["scenes"] for shot in s["shots"])
     assert chain["files"]["video"]["sha256"] == manifest["files"]["video"]["sha256"]
     printed = CliRunner().invoke(cli, ["lineage", DAY, "--scene", "2"], env={"STARLOOM_STORAGE": str(tmp_path / "storage")})
-    assert printed.exit_code == 0 and str(chain["scenes"][1]["seed"]) in printed.output and "episode.mp4" in printed.output
+    assert printed.exit_code == 0 and str(chain["scenes"][1]["shots"][0]["seed"]) in printed.output and "episode.mp4" in printed.output
+    assert "(close)" in printed.output  # each shot on its own row, with its framing
     with pytest.raises(LineageError, match="no script stored for 2026-01-05"):
         episode_lineage(storage_root(tmp_path / "storage"), "2026-01-05")
     # The run is recorded in the instance, so the UI shows it with its partition.
@@ -128,9 +135,16 @@ def test_rerun_generates_nothing_and_editing_one_scene_regenerates_one_clip(tmp_
     myth = data_copy / "myths" / "Sco.toml"
     myth.write_text(myth.read_text(encoding="utf-8").replace("close up of a scorpion", "a slow push in on a scorpion"), encoding="utf-8")
     edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
-    assert [p.scene for p, q in zip(first["scene_prompts"].prompts, edited["scene_prompts"].prompts) if p.prompt != q.prompt] == [2]
-    assert edited["raw_clips"].generated == 1
-    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True, True]  # the closing sky scene too
+    assert [p.scene for p, q in zip(first["scene_prompts"].prompts, edited["scene_prompts"].prompts) if p.shots != q.shots] == [2]
+    _only_scene_two_made_again(edited)
+
+
+def _only_scene_two_made_again(run: dict) -> None:
+    """Every shot of the edited scene 2 is made again; every other shot, the closing sky scene's too, is cached."""
+    clips = run["raw_clips"].clips
+    assert [c.cached for c in clips if c.scene == 2] and not any(c.cached for c in clips if c.scene == 2)
+    assert all(c.cached for c in clips if c.scene != 2)
+    assert run["raw_clips"].generated == len(run["scene_prompts"].prompts[1].shots)
 
 
 def test_tiny_wan_episode_runs_the_diffusers_path_and_regenerates_only_the_edited_scene(
@@ -149,8 +163,7 @@ def test_tiny_wan_episode_runs_the_diffusers_path_and_regenerates_only_the_edite
     myth = data_copy / "myths" / "Sco.toml"
     myth.write_text(myth.read_text(encoding="utf-8").replace("close up of a scorpion", "a slow push in on a scorpion"), encoding="utf-8")
     edited = _outputs(run_episode(DAY, settings, echo=lambda _: None, instance=instance))
-    assert edited["raw_clips"].generated == 1
-    assert [c.cached for c in edited["raw_clips"].clips] == [True, False, True, True]  # the closing sky scene too
+    _only_scene_two_made_again(edited)
     # Three runs, one replica: the model was loaded once (each load has its own id).
     loads = {c.replica.rsplit("/", 1)[1] for run in (first, edited) for c in run["raw_clips"].clips}
     assert len(loads) == 1
@@ -215,9 +228,13 @@ def test_blocklisted_scene_is_refused_before_any_clip_is_made(tmp_path, ray_clus
 def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_reason(tmp_path, ray_cluster, instance):
     settings = make_settings(tmp_path)
     message = _fails_with(ReviewFailedError, DAY, settings, instance=instance, clip_review=ClipReview(min_mean_luma=250))
-    assert message.startswith(f"{DAY}/scene-1: clip failed review twice") and "black: mean luma" in message
+    assert message.startswith(f"{DAY}/scene-1/shot-1: clip failed review twice") and "black: mean luma" in message
     # Every rejected clip is made once more on a new seed, all in one batch on the pool.
-    assert len(_clip_files(tmp_path / "storage")) == 4 + 4
+    from orchestration.lineage import _load
+    from ray_jobs.storage import storage_root
+
+    prompts = _load(storage_root(tmp_path / "storage"), "scene_prompts", DAY, ScenePrompts)
+    assert len(_clip_files(tmp_path / "storage")) == 2 * sum(len(p.shots) for p in prompts.prompts)
 
 
 def _graphql(port: int, query: str) -> dict:

@@ -148,7 +148,7 @@ def test_assembly_makes_both_formats_from_one_set_of_clips(tmp_path):
         for kind in ("title", "end"):
             cards[name, kind] = tmp_path / f"{kind}.{name}.png"
             Image.new("RGB", size, (10, 20, 60)).save(cards[name, kind])
-    clips = [Clip(Path(_clip(tmp_path / f"c{i}.mp4", _moving())), 112, 64, 16) for i in range(2)]  # 16 fps
+    clips = [Clip((Path(_clip(tmp_path / f"c{i}.mp4", _moving())),), 112, 64, 16) for i in range(2)]  # 16 fps
     slots = episode_timeline([1.5, 3.0, 3.0, 1.5], ["fade", "fade", "slideleft", "fadeblack"], 0.5)
     voice = EspeakVoice()
     voice.speak("你好，星空。", "zh", tmp_path / "n.wav")
@@ -175,10 +175,10 @@ def test_a_clip_shorter_than_its_scene_plays_slower_instead_of_freezing(tmp_path
 
     from assets_defs.media.assemble import MAX_SLOW_DOWN, slow_down
 
-    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 10.0) == 2.0
-    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 6.0) == 1.2
-    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 30.0) == MAX_SLOW_DOWN  # then it holds
-    assert slow_down(Clip(Path("x"), 1, 1, 16, seconds=5.0), 4.0) == 1.0  # longer clips are trimmed, not hurried
+    assert slow_down(Clip((Path("x"),), 1, 1, 16, seconds=5.0), 10.0) == 2.0
+    assert slow_down(Clip((Path("x"),), 1, 1, 16, seconds=5.0), 6.0) == 1.2
+    assert slow_down(Clip((Path("x"),), 1, 1, 16, seconds=5.0), 30.0) == MAX_SLOW_DOWN  # then it holds
+    assert slow_down(Clip((Path("x"),), 1, 1, 16, seconds=5.0), 4.0) == 1.0  # longer clips are trimmed, not hurried
     title, end = tmp_path / "title.png", tmp_path / "end.png"
     Image.new("RGB", (256, 144), (10, 20, 60)).save(title)
     Image.new("RGB", (256, 144), (5, 5, 5)).save(end)
@@ -193,7 +193,7 @@ def test_a_clip_shorter_than_its_scene_plays_slower_instead_of_freezing(tmp_path
     for label, seconds in (("held", 0.0), ("slowed", 17 / 16)):
         out = tmp_path / f"{label}.mp4"
         fmt = OutputFormat("landscape", 256, 144, title, end, srt, out)
-        assemble_episode([Clip(Path(path), 112, 64, 16, seconds=seconds)], slots, mix, [], [fmt])
+        assemble_episode([Clip((Path(path),), 112, 64, 16, seconds=seconds)], slots, mix, [], [fmt])
         luma = luma_frames(out, 64, 36)
         late = [int((slots[1].start + t) * 24) for t in (1.35, 1.65)]  # after the clip's own 1.06 s
         motion[label] = float(np.abs(luma[late[1]] - luma[late[0]]).mean())

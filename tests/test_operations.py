@@ -51,9 +51,9 @@ def test_a_five_day_backfill_is_one_run_loading_each_model_once(tmp_path, ray_cl
     scripts, clips = result.output_for_node("script"), result.output_for_node("raw_clips")
     episodes = result.output_for_node("final_episode")
     assert list(episodes) == DAYS and all(Path(e.video).exists() for e in episodes.values())
-    scenes = sum(len(s.scenes) for s in scripts.values())
+    shots = sum(len(p.shots) for prompts in result.output_for_node("scene_prompts").values() for p in prompts.prompts)
     generated = [c for clip_set in clips.values() for c in clip_set.clips if not c.cached]
-    assert len(generated) == scenes  # every scene of every day, each made once
+    assert len(generated) == shots > sum(len(s.scenes) for s in scripts.values())  # every shot of every day, each made once
     loads = {c.replica.rsplit("/", 1)[1] for c in generated}
     assert len(loads) == 2  # model loads == replicas, not days
     # Dagster records a materialization for each of the five partitions.
@@ -72,13 +72,17 @@ def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_
     root = storage_root(settings.storage)
     # Storage refuses one clip of the middle day: a folder sits where its file must go.
     catalog, calendar = load_catalog(TEST_DATA), load_calendar(TEST_DATA)
-    bad_script = write_script(catalog, dt.date.fromisoformat(days[1]), calendar)
-    prompts = build_scene_prompts(bad_script, load_style(DATA), load_blocklist(DATA), keywords=load_keywords(DATA))
     from assets_defs.models import ScenePrompts
 
     generator = build_resources(settings)["clip_generator"]
-    requests = clip_requests(bad_script, ScenePrompts(episode=days[1], style="", prompts=prompts), generator,
+
+    def requests_for(day: str) -> list:
+        written = write_script(catalog, dt.date.fromisoformat(day), calendar)
+        prompts = build_scene_prompts(written, load_style(DATA), load_blocklist(DATA), keywords=load_keywords(DATA))
+        return clip_requests(written, ScenePrompts(episode=day, style="", prompts=prompts), generator,
                              model_revision(generator.settings(), catalog.sky_version))
+
+    requests = requests_for(days[1])
     blocked = Path(str(clip_path(root, requests[0].cache_key)))
     (blocked / "occupied").mkdir(parents=True)
 
@@ -87,9 +91,9 @@ def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_
     failure = _root_cause(caught.value)  # not retried as a step: the pool already tried each clip
     assert isinstance(failure, dg.Failure) and isinstance(failure.__cause__, ClipGenerationError)
     cause = failure.__cause__
-    assert list(cause.failures) == [f"{days[1]}/scene-1"] and "IsADirectoryError" in str(cause)
+    assert list(cause.failures) == [requests[0].scene_id] and "IsADirectoryError" in str(cause)
     good = [d for d in days if d != days[1]]
-    assert cause.done == sum(len(write_script(catalog, dt.date.fromisoformat(d), calendar).scenes) for d in good) + len(requests) - 1
+    assert cause.done == sum(len(requests_for(d)) for d in good) + len(requests) - 1
 
     # The good days' clips are stored: making them now generates nothing.
     rerun = run_chain(good[:1], settings, echo=lambda _: None, instance=instance)
@@ -186,10 +190,10 @@ def test_revising_one_scene_remakes_one_clip_and_keeps_the_previous_cut(tmp_path
     record_edit(root, DAY, 2, "make the scorpion brighter", scenes=4)
     second = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
     prompts, clips, after = _only(second, "scene_prompts"), _only(second, "raw_clips"), _only(second, "final_episode")
-    assert [c.scene for c in clips.clips if not c.cached] == [2]  # exactly one clip made again
-    assert "scorpion much brighter" in prompts.prompts[1].prompt
-    assert [p.prompt for n, p in enumerate(prompts.prompts) if n != 1] == \
-        [p.prompt for n, p in enumerate(before_prompts.prompts) if n != 1]
+    assert {c.scene for c in clips.clips if not c.cached} == {2}  # only the edited scene's shots made again
+    assert all("scorpion much brighter" in shot.prompt for shot in prompts.prompts[1].shots)
+    assert [p.shots for n, p in enumerate(prompts.prompts) if n != 1] == \
+        [p.shots for n, p in enumerate(before_prompts.prompts) if n != 1]
     assert prompts.prompts[1].edits == ["make the scorpion brighter (rule brighter)"]
     # The new cut is version 2; version 1 is kept whole.
     assert after.version == 2 and after.previous.endswith("versions/v1")
@@ -199,7 +203,7 @@ def test_revising_one_scene_remakes_one_clip_and_keeps_the_previous_cut(tmp_path
     # The edit shows in lineage; an unchanged rebuild keeps the version.
     chain = episode_lineage(root, DAY, scene=2)
     assert chain["scenes"][0]["edits"][0].startswith("make the scorpion brighter") and chain["version"] == 2
-    assert chain["scenes"][0]["code_version"].startswith("starloom ")
+    assert all(shot["code_version"].startswith("starloom ") for shot in chain["scenes"][0]["shots"])
     assert {c.catalog_version for c in clips.clips} == {_only(second, "script").catalog_version}
     assert {c.episode for c in clips.clips} == {DAY} and all(c.code_version.startswith("starloom ") for c in clips.clips)
     third = run_episode(DAY, settings, echo=lambda _: None, instance=instance)

@@ -82,8 +82,9 @@ def test_prompts_share_one_style_and_one_reproducible_seed_per_episode(catalog):
     prompts = build_scene_prompts(script, style, load_blocklist(DATA), keywords=load_keywords(DATA))
     assert len(prompts) == len(script.scenes)
     for prompt, scene in zip(prompts, script.scenes):
-        assert prompt.prompt.startswith(scene.visual)
-        assert style.style in prompt.prompt and style.palette in prompt.prompt and style.camera in prompt.prompt
+        for shot in prompt.shots:
+            assert shot.prompt.startswith(scene.visual)
+            assert style.style in shot.prompt and style.palette in shot.prompt and style.camera in shot.prompt
         assert prompt.negative_prompt == style.negative
     assert {p.seed for p in prompts} == {episode_seed("2026-11-27")}  # one look across the episode's cuts
     assert [p.seed for p in prompts] == [p.seed for p in build_scene_prompts(script, style, load_blocklist(DATA))]
@@ -93,8 +94,8 @@ def test_prompts_share_one_style_and_one_reproducible_seed_per_episode(catalog):
 def test_prompt_parts_come_in_the_order_wan_weighs_them(catalog):
     perseus = _script(catalog, "Per", story_scenes(catalog, "Per"), "2026-11-27", dt.date(2026, 11, 27))
     style = load_style(DATA)
-    prompt = build_scene_prompts(perseus, style, load_blocklist(DATA), keywords=load_keywords(DATA))[0].prompt
-    order = [prompt.index(part) for part in (perseus.scenes[0].visual, "centred in the frame", "Background:",
+    prompt = build_scene_prompts(perseus, style, load_blocklist(DATA), keywords=load_keywords(DATA))[0].shots[0].prompt
+    order = [prompt.index(part) for part in (perseus.scenes[0].visual, "wide establishing shot", "Background:",
                                              "Lighting:", "Palette:", "Camera:", "Style:")]
     assert order == sorted(order)
 
@@ -110,7 +111,9 @@ def test_changing_the_series_template_changes_every_prompt_and_clip_key_and_noth
                     encoding="utf-8")
     before = build_scene_prompts(script, load_style(DATA), load_blocklist(DATA))
     after = build_scene_prompts(script, load_style(data_copy), load_blocklist(DATA))
-    assert all(a.prompt != b.prompt and "teal and amber dusk" in a.prompt for a, b in zip(after, before))
+    shots = lambda prompts: [s for p in prompts for s in p.shots]  # noqa: E731
+    assert all(a.prompt != b.prompt and "teal and amber dusk" in a.prompt for a, b in zip(shots(after), shots(before)))
+    assert [(s.shot, s.framing, s.seconds) for s in shots(after)] == [(s.shot, s.framing, s.seconds) for s in shots(before)]
     assert [(a.seed, a.negative_prompt, a.narration_zh, a.narration_en) for a in after] == \
         [(b.seed, b.negative_prompt, b.narration_zh, b.narration_en) for b in before]
     keys = lambda prompts: [r.cache_key for r in clip_requests(script, ScenePrompts(episode=script.episode, style="", prompts=prompts), generator, "rev")]  # noqa: E731
@@ -196,3 +199,58 @@ def test_words_that_merely_contain_a_term_are_left_alone():
     text = "the gorge of the Bloodhound nebula"  # 'gore' and 'blood' are inside other words
     assert screen_text("the gorge below", load_blocklist(DATA), "x") == ("the gorge below", [])
     assert screen_text(text, load_blocklist(DATA), "x")[0] == text
+
+
+def test_a_scene_longer_than_one_clip_is_told_in_shots_wide_to_close():
+    from assets_defs.scene_prompts import shot_plan
+
+    assert shot_plan(12.0, "reveal") == [("wide", "reveal", 4.0), ("medium", "focus", 4.0), ("close", "focus", 4.0)]
+    assert shot_plan(9.0, "tonight") == [("wide", "tonight", 4.5), ("close", "tonight", 4.5)]
+    assert shot_plan(5.0, "focus") == [("medium", "focus", 5.0)]  # one clip is enough
+    assert shot_plan(3.2, "reveal") == [("wide", "reveal", 3.2)]
+
+
+def test_every_wan_clip_covers_its_shot_so_no_scene_plays_slowed(catalog):
+    from ray_jobs.backends import WAN22_T2V_A14B, frames_for
+
+    spec = WAN22_T2V_A14B
+    for day in [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(0, 365, 15)]:
+        script = write_script(catalog, day, load_calendar(DATA))
+        for scene, prompt in zip(script.scenes, build_scene_prompts(script, load_style(DATA), load_blocklist(DATA))):
+            frames = [frames_for(s.seconds, spec.fps, "wan", spec.max_frames) for s in prompt.shots]
+            assert all(n <= spec.max_frames and (n - 1) % 4 == 0 for n in frames)
+            assert sum(frames) / spec.fps >= scene.seconds - 0.01, (day, scene.index)
+
+
+def test_prompts_can_be_written_in_chinese_with_wans_own_negative_prompt(catalog, data_copy):
+    path = data_copy / "style.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('prompt_language = "en"', 'prompt_language = "zh"'),
+                    encoding="utf-8")
+    style = load_style(data_copy)
+    perseus = _script(catalog, "And", story_scenes(catalog, "And"), "2026-11-27", dt.date(2026, 11, 27))
+    prompts = build_scene_prompts(perseus, style, load_blocklist(DATA), keywords=load_keywords(DATA))
+    first = prompts[0].shots[0].prompt
+    assert first.startswith(perseus.scenes[0].visual_zh) and "背景：" in first and "风格：" in first
+    assert style.zh["palette"] in first and "Background" not in first
+    assert prompts[0].negative_prompt.startswith("色调艳丽，过曝，静态，细节模糊不清，字幕")
+    assert any("如利维坦般的巨型海蛇" in p.shots[0].prompt for p in prompts)  # the keyword library speaks Chinese too
+    assert prompts[0].narration_zh == perseus.scenes[0].narration_zh  # narration is not touched
+
+
+@pytest.mark.parametrize("edit, message", [
+    (('prompt_language = "en"', 'prompt_language = "fr"'), "field 'prompt_language' must be one of en, zh, got 'fr'"),
+    (('palette = "深靛蓝', 'colours = "深靛蓝'), "field(s) zh.palette missing or empty"),
+])
+def test_a_bad_style_template_names_the_field(data_copy, edit, message):
+    path = data_copy / "style.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {message}")):
+        load_style(data_copy)
+
+
+def test_most_evenings_of_a_year_tell_a_figure_that_is_up(catalog):
+    # With the 28 mansions as episodes, the 60-day window still leaves a well placed story most nights.
+    year = [p for p in picks_through(catalog, load_calendar(DATA), dt.date(2026, 12, 31)) if p.date.year == 2026]
+    assert sum(p.placement.altitude_deg >= 10 for p in year) / len(year) >= 0.75
+    assert sum(p.placement.altitude_deg > 0 for p in year) / len(year) >= 0.9
+    assert {p.story for p in year} >= {"mansion-05-xin", "mansion-21-shen", "mansion-18-mao"}

@@ -57,3 +57,17 @@ def test_projection_keeps_the_sky_as_seen_from_earth():
 def test_unknown_constellation_names_the_scene(sky):
     with pytest.raises(KeyError, match="2026-11-27/scene-1: constellation 'Xyz'"):
         sky.generate(_request(constellation="Xyz"))
+
+
+def test_a_close_shot_centres_on_the_scenes_star_and_a_wide_one_shows_the_whole_figure(sky):
+    from dataclasses import replace
+
+    def lines(frame):  # pixels of the figure's stick lines
+        return (np.abs(frame.astype(int) - (150, 190, 255)).sum(-1) < 150).sum()
+
+    wide, close = (sky.generate(replace(_request(frames=1), framing=f))[0] for f in ("wide", "close"))
+    middle = close[80:100, 150:170].astype(int)  # 20×20 pixels at the frame's centre
+    y, x = np.unravel_index(middle.max(-1).argmax(), middle.shape[:2])
+    r, _, b = middle[y, x]
+    assert middle.max() > 200 and r > b  # Betelgeuse: bright and orange, where the camera points
+    assert lines(close) < lines(wide)  # pushed in, most of Orion's figure is out of frame

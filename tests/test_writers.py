@@ -16,11 +16,14 @@ from tests.conftest import TEST_DATA
 DAY = dt.date(2026, 11, 27)  # pinned to Scorpius in the test data
 GOOD = {"scenes": [
     {"zh": "很久以前，猎人俄里翁夸下海口。", "en": "Long ago, the hunter Orion made a boastful vow.",
-     "visual": "a towering hunter on a moonlit hill raising his club towards the stars"},
+     "visual": "a towering hunter on a moonlit hill raising his club towards the stars",
+     "visual_zh": "高大的猎人站在月光下的山丘上，向群星举起木棒"},
     {"zh": "大地女神派出了一只巨大的蝎子。", "en": "The earth goddess sent out a giant scorpion.",
-     "visual": "a giant scorpion crawling out of glowing sand under a deep blue starry sky"},
+     "visual": "a giant scorpion crawling out of glowing sand under a deep blue starry sky",
+     "visual_zh": "巨大的蝎子在深蓝色星空下从发光的沙土中爬出"},
     {"zh": "从此，蝎子与猎人永不同天。", "en": "Since then, the scorpion and the hunter never share the sky.",
-     "visual": "the scorpion of stars rising in the east as the hunter sets in the west"},
+     "visual": "the scorpion of stars rising in the east as the hunter sets in the west",
+     "visual_zh": "星星组成的蝎子从东方升起，猎人在西方落下"},
 ]}
 
 

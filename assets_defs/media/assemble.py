@@ -6,8 +6,8 @@ blending (ffmpeg's `framerate` filter: each new frame mixes its two neighbours),
 for slow camera moves and costs a fraction of motion interpolation (`minterpolate=mci` ran at 0.24x
 realtime here, far too slow on a CPU; a GPU interpolator is the production option). Landscape frames
 are scaled and padded, never stretched; the vertical cut reframes by cropping the centre of the
-clip to 9:16 before scaling. Segments are joined by the transitions the shot list names, subtitles
-are burned in per format, and both languages also ride along as soft subtitle tracks.
+clip to 9:16 before scaling. A scene's shots are joined by straight cuts, scenes by the transitions
+the shot list names; subtitles are burned in per format, and both languages also ride along as soft subtitle tracks.
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ class OutputFormat:
 
 @dataclass(frozen=True)
 class Clip:
-    path: Path
+    """A scene's footage: its shots' files, played one after the other with straight cuts."""
+
+    paths: tuple[Path, ...]
     width: int
     height: int
     fps: int
-    seconds: float = 0.0  # its length as made; 0: unknown (then a short clip simply holds its last frame)
+    seconds: float = 0.0  # all shots, as made; 0: unknown (then a short clip simply holds its last frame)
 
 
 def _reframe(stream, clip: Clip, fmt: OutputFormat):
@@ -104,7 +106,9 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
     factors = [slow_down(clip, slot.seconds) for clip, slot in zip(clips, slots[1:-1])]
     branches = []
     for clip, factor in zip(clips, factors):
-        video = ffmpeg.input(str(clip.path)).video
+        shots = [ffmpeg.input(str(path)).video.filter("setsar", 1) for path in clip.paths]
+        # Cuts inside a scene are straight cuts, as within an edited sequence; transitions are for between scenes.
+        video = shots[0] if len(shots) == 1 else ffmpeg.concat(*shots, v=1, a=0)
         if factor > 1.0:  # stretched timestamps; the frame-rate blend below fills in the frames between
             video = video.filter("setpts", f"{factor}*PTS")
         branches.append(video.filter_multi_output("split", len(formats)))

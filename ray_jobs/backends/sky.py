@@ -23,7 +23,9 @@ from ray_jobs.requests import ClipRequest
 from ray_jobs.sky_geometry import alt_az, equatorial, mean_direction
 from ray_jobs.storage import catalog_dir, read_parquet
 
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
+# How much closer than the establishing view each shot size looks (a scene cuts wide → medium → close).
+FRAMING_ZOOM = {"": 1.0, "wide": 1.0, "medium": 1.5, "close": 2.3}
 SKY_TOP = np.array([2.0, 4.0, 16.0], dtype=np.float32)  # deep indigo at the zenith
 SKY_BOTTOM = np.array([10.0, 20.0, 46.0], dtype=np.float32)
 LINE_COLOUR = (150, 190, 255)
@@ -217,7 +219,9 @@ class SkyView:
         # Fit the figure into the middle 68% of the frame (the camera pushes in by up to 12%), whichever way it is longer.
         extent_x, extent_y = max(float(np.abs(x).max()), 0.02), max(float(np.abs(y).max()), 0.02)
         scale = min(0.34 * request.width / extent_x, 0.34 * request.height / extent_y)
-        return cls(stars, lines, request, ra0, dec0, scale, names, asterisms)
+        if focus is not None and request.framing == "close":  # a close shot centres on that star
+            ra0, dec0 = float(stars.ra_deg[focus]), float(stars.dec_deg[focus])
+        return cls(stars, lines, request, ra0, dec0, scale * FRAMING_ZOOM.get(request.framing, 1.0), names, asterisms)
 
     @classmethod
     def tonight(cls, stars: pd.DataFrame, figure: pd.DataFrame, asterisms: pd.DataFrame,
@@ -237,6 +241,11 @@ class SkyView:
         half_height = math.radians(min(max(top + 16.0, 36.0), 96.0) / 2)
         centre_alt = math.degrees(half_height) - 8.0  # the frame's foot is a little below the horizon: ground shows
         scale = (request.height / 2) / (2 * math.tan(half_height / 2))
+        zoom = FRAMING_ZOOM.get(request.framing, 1.0)
+        if zoom > 1.0:  # a closer shot rises from the horizon towards the figure
+            middle = float(members.dec_deg.median())
+            centre_alt += (middle - centre_alt) * (1.0 - 1.0 / zoom)
+            scale *= zoom
         lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
         return cls(placed, lines, request, (360.0 - facing) % 360.0, centre_alt, scale, names,
                    horizontal(asterisms) if len(asterisms) else asterisms, horizon_frame=(latitude, lst))

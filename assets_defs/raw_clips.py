@@ -1,7 +1,7 @@
 """The `raw_clips` asset: one clip per shot of each scene, generated on the Ray replica pool, content-addressed.
 
-A clip is looked up by its cache key before any generation: an unchanged scene costs nothing,
-and an edited scene regenerates only its own clip.
+A clip is looked up by its cache key before any generation: an unchanged shot costs nothing,
+and an edited scene regenerates only its own shots.
 """
 
 import datetime as dt

@@ -1,7 +1,7 @@
 """Assembling a 60 s episode at 720p from cached clips: realtime factor, and where the time goes.
 
-Twelve 5-second sky clips are rendered first (not timed), then `produce_episode` runs as the
-`final_episode` asset runs it: narration, soundtrack and loudness, cards, one ffmpeg run for the
+Six 10-second scenes, each told in two 5-second shots (twelve sky clips, rendered first, not
+timed), then `produce_episode` runs as the `final_episode` asset runs it: narration, soundtrack and loudness, cards, one ffmpeg run for the
 formats, poster and preview. Every subprocess it starts is counted and timed by tool.
 
     .venv/bin/python bench/assembly.py [--vertical 1080x1920|off]
@@ -29,7 +29,7 @@ from ray_jobs.requests import ClipRequest
 from ray_jobs.storage import catalog_dir, storage_root
 from ray_jobs.video import encode_frames
 
-SCENES, SCENE_SECONDS = 12, 5.0
+SCENES, SCENE_SECONDS = 6, 10.0  # each scene two 5 s shots, cut together inside its slot
 
 
 class ToolClock:
@@ -81,9 +81,9 @@ def main() -> None:
         root = storage_root(tmp)
         write_catalog(catalog, catalog_dir(root))
         sky, records = SkyBackend(), []
-        print(f"rendering {SCENES} cached clips (not timed)...")
+        print(f"rendering {sum(len(p.shots) for p in prompts.prompts)} cached clips for {SCENES} scenes (not timed)...")
         for scene, prompt in zip(script.scenes, prompts.prompts):
-            for shot in prompt.shots:  # a 5 s scene is one shot
+            for shot in prompt.shots:
                 request = ClipRequest(f"bench/scene-{scene.index}/shot-{shot.shot}", "sky", "bench", shot.prompt, "", prompt.seed,
                                       1280, 720, round(shot.seconds * 24), 24, 1, 0.0, script.constellation, scene.focus,
                                       shot.kind, framing=shot.framing)

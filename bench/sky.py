@@ -20,7 +20,9 @@ from ray_jobs.requests import ClipRequest
 from ray_jobs.storage import catalog_dir, storage_root
 
 REALTIME_FPS = 24
-SHOTS = (("reveal", "Ori", 0), ("focus", "cn-niulang-zhinu", 1), ("tonight", "Ori", None))
+# (label, story, scene index or None for the closing sky, framing)
+SHOTS = (("reveal", "Ori", 0, "wide"), ("focus", "cn-niulang-zhinu", 1, "medium"), ("close", "Ori", 1, "close"),
+         ("mansion", "mansion-05-xin", 1, "medium"), ("tonight", "Ori", None, "wide"))
 
 
 def main() -> None:
@@ -35,13 +37,13 @@ def main() -> None:
         backend = SkyBackend()
         tables = backend.tables(root, "bench")
         print(f"{'shot':<9} {'story':<18} {'setup s':>8} {'fps':>7} {'x realtime':>11}")
-        for shot, story, index in SHOTS:
+        for shot, story, index, framing in SHOTS:
             scenes = story_scenes(catalog, story)
             scene = scenes[index] if index is not None else tonight_scene(catalog, story, dt.date(2026, 1, 20), calendar, len(scenes) + 1)
             abbr = catalog.story(story).constellation
             request = ClipRequest(f"bench/{shot}", "sky", "bench", "", "", 7, 1280, 720, args.frames, REALTIME_FPS, 0, 0.0,
                                   constellation=abbr, focus=scene.focus, shot=scene.shot,
-                                  asterisms=tuple(scene.asterisms), horizon=tuple(scene.horizon))
+                                  asterisms=tuple(scene.asterisms), horizon=tuple(scene.horizon), framing=framing)
             figure = tables.figures[tables.figures.constellation == abbr]
             asterisms = tables.asterism_lines[tables.asterism_lines.asterism.isin(request.asterisms)]
             names = tuple(tables.constellations.loc[abbr][["chinese", "latin"]])

@@ -178,7 +178,8 @@ def test_corrupt_clip_in_storage_is_reported_and_made_again(tmp_path, ray_cluste
     assert _outputs(result)["raw_clips"].generated == 1
     assert probe_video(broken).num_frames == first["raw_clips"].clips[1].num_frames
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    assert any(f"stored clip {broken} is unreadable" in m and "scene-2" in m for m in messages)
+    clip = first["raw_clips"].clips[1]  # scene 1's second shot
+    assert any(f"stored clip {broken} is unreadable" in m and f"scene-{clip.scene}/shot-{clip.shot}" in m for m in messages)
 
 
 def test_malformed_catalog_fails_clearly_and_keeps_earlier_outputs(tmp_path, ray_cluster, instance, data_copy):
@@ -284,9 +285,12 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
                             capture_output=True, text=True, env=ray_env, cwd=tmp_path, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "storage" / "clips").rglob("*.json")]
-    assert len(records) == 4 + 5 and len({r["result"]["replica"] for r in records}) == 1  # Scorpius, then Lyra (+ tonight's sky)
+    shots = sum(len(scene["shots"]) for day in (DAY, "2026-11-26")
+                for scene in json.loads((tmp_path / "storage" / "episodes" / day / "manifest.json").read_text())["scenes"])
+    assert len(records) == shots > 4 + 5  # Scorpius, then Lyra (+ tonight's sky), each scene in shots
+    assert len({r["result"]["replica"] for r in records}) == 1
     shown = subprocess.run([starloom, "pool"], capture_output=True, text=True, env=ray_env, timeout=120)
-    assert shown.returncode == 0 and "1 replica(s)" in shown.stdout and "clips    9" in shown.stdout, shown.stdout + shown.stderr
+    assert shown.returncode == 0 and "1 replica(s)" in shown.stdout and f"clips {shots:4d}" in shown.stdout, shown.stdout + shown.stderr
     stopped = subprocess.run([starloom, "pool", "--shutdown"], capture_output=True, text=True, env=ray_env, timeout=120)
     assert "stopped 1 replica(s)" in stopped.stdout
 
@@ -334,7 +338,8 @@ def test_every_stage_runs_against_s3(tmp_path, s3_server):
     assert proc.stdout.strip().splitlines()[-1] == f"s3://starloom/series/episodes/{DAY}/episode.mp4"
     fs = s3fs.S3FileSystem(endpoint_url=s3_server["AWS_ENDPOINT_URL"], key="starloom-test", secret="starloom-test")
     assert {p.rsplit("/", 1)[1] for p in fs.ls("starloom/series/catalog")} >= {"stars.parquet", "version.txt"}
-    assert len(fs.glob("starloom/series/clips/*/*.mp4")) == 4 and len(fs.glob("starloom/series/clips/*/*.json")) == 4
+    shots = sum(len(scene["shots"]) for scene in json.loads(fs.cat(f"starloom/series/episodes/{DAY}/manifest.json"))["scenes"])
+    assert len(fs.glob("starloom/series/clips/*/*.mp4")) == shots == len(fs.glob("starloom/series/clips/*/*.json")) > 4
     local = tmp_path / "episode.mp4"
     fs.get(f"starloom/series/episodes/{DAY}/episode.mp4", str(local))
     assert probe_video(local).has_audio

@@ -242,9 +242,9 @@ class SkyView:
         centre_alt = math.degrees(half_height) - 8.0  # the frame's foot is a little below the horizon: ground shows
         scale = (request.height / 2) / (2 * math.tan(half_height / 2))
         zoom = FRAMING_ZOOM.get(request.framing, 1.0)
-        if zoom > 1.0:  # a closer shot rises from the horizon towards the figure
+        if zoom > 1.0:  # a closer shot rises from the horizon towards the figure: a close one centres on it
             middle = float(members.dec_deg.median())
-            centre_alt += (middle - centre_alt) * (1.0 - 1.0 / zoom)
+            centre_alt += (middle - centre_alt) * min((1.0 - 1.0 / zoom) / (1.0 - 1.0 / FRAMING_ZOOM["close"]), 1.0)
             scale *= zoom
         lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
         return cls(placed, lines, request, (360.0 - facing) % 360.0, centre_alt, scale, names,
@@ -304,10 +304,12 @@ class SkyView:
                 points = points[~np.isnan(points).any(axis=1)]
                 if len(points) > 1:
                     draw.line([tuple(p) for p in points], fill=(*ASTERISM_COLOUR, int(170 * min(progress * 2, 1))), width=width)
-            first = next((p[0] for p in drawn if len(p) and not np.isnan(p[0]).any()), None)
-            if first is not None:
-                draw.text((first[0] + 6, first[1] + 6), name, font=cjk_font(max(10, min(self.w, self.h) // 32)),
-                          fill=(*ASTERISM_COLOUR, 210))
+            points = np.concatenate([p for p in drawn if len(p)]) if drawn else np.empty((0, 2))
+            points = points[~np.isnan(points).any(axis=1)]
+            if len(points):  # under the asterism's lowest star: clear of the focus star's name, which sits above
+                x, y = points[points[:, 1].argmax()]
+                draw.text((x, y + 10), name, font=cjk_font(max(10, min(self.w, self.h) // 32)),
+                          fill=(*ASTERISM_COLOUR, 210), anchor="mt")
         if self.horizon_xy is not None:
             self._draw_horizon(draw, width, i)
         if self.focus_hip is not None and self.focus_hip in where:

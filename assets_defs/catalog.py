@@ -18,9 +18,9 @@ import pandas as pd
 from upath import UPath
 
 from assets_defs.mansions import mansion_stories
+from assets_defs.signposts import find_signpost, signpost_beat
 from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
-from ray_jobs.sky_geometry import mean_direction
 from ray_jobs.storage import atomic_write_bytes, atomic_write_text, read_parquet
 
 TABLES = ("constellations", "stories", "beats", "stars", "figures", "asterisms", "asterism_lines")
@@ -133,38 +133,6 @@ def _star_colour(bv: str) -> str:
             else "yellow" if value < 0.9 else "orange" if value < 1.4 else "red-orange")
 
 
-SIGNPOST_MAG = 1.6  # stars bright enough to find from a city: the way to a faint figure starts there
-SIGNPOST_SOUTH_SLACK_DEG = 5.0
-SIGNPOST_MAX_DEG = 35.0
-
-
-def _signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] | None:
-    """The nearest bright named star outside the figure, and which side of it the figure lies on."""
-    import math
-
-    own = {s["hip"] for s in members}
-    ra0, dec0 = (math.radians(v) for v in mean_direction([s["ra_deg"] for s in members], [s["dec_deg"] for s in members]))
-    # A signpost no farther south than the figure's own stars (give or take a few degrees) is up
-    # whenever the figure is, wherever the viewer stands: Rigil Kentaurus is no help from Beijing.
-    southmost = min(s["dec_deg"] for s in members) - SIGNPOST_SOUTH_SLACK_DEG
-    bright = [s for s in stars if s["mag"] <= SIGNPOST_MAG and s["name"] and s["hip"] not in own and s["dec_deg"] >= southmost]
-
-    def distance(star: dict) -> float:
-        r, d = math.radians(star["ra_deg"]), math.radians(star["dec_deg"])
-        return math.acos(max(-1.0, min(1.0, math.sin(d) * math.sin(dec0) + math.cos(d) * math.cos(dec0) * math.cos(r - ra0))))
-
-    if not bright:
-        return None
-    star = min(bright, key=distance)
-    if math.degrees(distance(star)) > SIGNPOST_MAX_DEG:  # too far to lead the eye; the episode does without
-        return None
-    d_ra = (math.degrees(ra0) - star["ra_deg"] + 540) % 360 - 180
-    d_dec = math.degrees(dec0) - star["dec_deg"]
-    if abs(d_dec) >= abs(d_ra) * math.cos(dec0):
-        return star, ("北边" if d_dec > 0 else "南边"), ("north" if d_dec > 0 else "south")
-    return star, ("东边" if d_ra > 0 else "西边"), ("east" if d_ra > 0 else "west")
-
-
 def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> tuple[dict, list[dict]]:
     """An episode for a constellation no myth covers: what it is called, its brightest star, its
     figure, and how to find it from a bright star nearby (the script adds where to look tonight).
@@ -194,15 +162,12 @@ def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> t
               f"thin lines of light joining the stars of {latin} into its figure, the camera slowly pushing in",
               f"细细的光线把{chinese}的星星连成它的图形，镜头缓缓推近")
     beats = [intro + ("",), second, figure + ("",)]
-    found = _signpost(members, list(stars))
+    found = find_signpost(members, list(stars))
     if found is not None:
-        star, side_zh, side_en = found
-        beats.append((f"想找到它，先找明亮的{star['name_zh'] or star['name']}，{chinese}就在它的{side_zh}。"
-                      "熟悉的亮星，是通往暗淡星座的路标。",
-                      f"To find it, start from bright {star['name']}: {latin} lies to its {side_en}. "
-                      "A familiar bright star is the signpost to a faint constellation.",
-                      "a brilliant star shining beside a faint group of stars, a thin trail of light leading from one to the other",
-                      "一颗耀眼的亮星旁边是一群暗淡的星星，一道细细的光迹从亮星引向星群", star["name"]))
+        beats.append(signpost_beat(found, ("它", chinese), ("it", latin), ("熟悉的亮星，是通往暗淡星座的路标。",
+                                   "A familiar bright star is the signpost to a faint constellation."),
+                                   ("a brilliant star shining beside a faint group of stars, a thin trail of light leading from one to the other",
+                                    "一颗耀眼的亮星旁边是一群暗淡的星星，一道细细的光迹从亮星引向星群")))
     story = {"id": f"astro-{abbr}", "constellation": abbr, "kind": "astronomy", "culture": "astronomy",
              "title_zh": f"认识{chinese}", "title_en": f"Meet {latin}",
              "source": "IAU constellation figures; Hipparcos star data via d3-celestial", "asterisms": "", "festival": ""}
@@ -265,7 +230,7 @@ def load_catalog(data_dir: str | Path) -> Catalog:
             beats.extend(rows)
     try:  # the 28 lunar mansions, each its own episode
         mansions, mansion_beats = mansion_stories(by_hip, figures, constellations, asterisms, asterism_lines,
-                                                  lambda own: _signpost(own, stars))
+                                                  lambda own: find_signpost(own, stars))
     except ValueError as error:
         raise CatalogError(f"{lines_path}: {error}") from None
     stories.extend(mansions)
@@ -304,7 +269,7 @@ def read_catalog(directory: UPath) -> Catalog:
     return Catalog(**tables, version=version, sky_version=sky_version)
 
 
-@dg.asset(group_name="series", code_version="1", kinds={"parquet"}, deps=["catalog_files"])
+@dg.asset(group_name="series", code_version="2", kinds={"parquet"}, deps=["catalog_files"])
 def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Output[Catalog]:
     """Constellations, stars, stick figures and myth beats, validated from data/."""
     loaded = load_catalog(series_data.data_dir)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assets_defs.signposts import signpost_beat
+
 
 @dataclass(frozen=True)
 class Symbol:
@@ -77,13 +79,10 @@ def mansion_story(name: str, pinyin: str, english: str, members: list[dict], hos
                 symbol.visual, symbol.visual_zh, "")
     beats = [intro, stars, creature]
     if signpost is not None:
-        star, side_zh, side_en = signpost
-        beats.append((f"想找到{name}，先找明亮的{star['name_zh'] or star['name']}，{name}就在它的{side_zh}。"
-                      "月亮经过这里的夜晚，也可以跟着月亮找到它。",
-                      f"To find {short}, start from bright {star['name']}: the mansion lies to its {side_en}. "
-                      "On nights when the Moon passes through, the Moon will lead you there too.",
-                      "a brilliant star shining beside a small group of stars, the crescent moon resting nearby",
-                      "一颗耀眼的亮星旁边是一小群星星，一弯新月静静停在附近", star["name"]))
+        beats.append(signpost_beat(signpost, (name, name), (short, "the mansion"), (
+            "月亮经过这里的夜晚，也可以跟着月亮找到它。", "On nights when the Moon passes through, the Moon will lead you there too."),
+            ("a brilliant star shining beside a small group of stars, the crescent moon resting nearby",
+             "一颗耀眼的亮星旁边是一小群星星，一弯新月静静停在附近")))
     number = 7 * SYMBOLS.index(symbol) + place + 1  # 角宿 is 1, 轸宿 28; 壁宿 and 毕宿 share the pinyin Bi
     story = {"id": f"mansion-{number:02d}-{short.lower().replace('ü', 'v')}", "constellation": host["abbr"], "kind": "astronomy", "culture": "chinese",
              "title_zh": f"二十八宿·{name}", "title_en": f"The Lunar Mansions: {short}, the {english}",

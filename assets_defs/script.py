@@ -179,7 +179,7 @@ def describe(written: Script) -> dict:
 def build_script(chain: Chain) -> dg.AssetsDefinition:
     special = chain is SPECIAL
 
-    @chain.asset("script", "series", code_version="2", ins=CATALOG_IN)
+    @chain.asset("script", "series", code_version="3", ins=CATALOG_IN)
     def script(context: dg.AssetExecutionContext, catalog: Catalog, series_data: SeriesData,
                script_writer: ScriptWriter) -> dg.Output[dict[str, Script]]:
         """The episode's constellation, bilingual narration and shot list."""

@@ -16,6 +16,7 @@ from assets_defs.media.probe import ProbeError, probe_video
 from assets_defs.models import ClipRecord, ClipSet, ScenePrompts, Script
 from assets_defs.resources import ClipGenerator, Storage
 from assets_defs.chain import DAILY, SPECIAL, Chain
+from assets_defs.versions import ui_table
 from orchestration.partitions import SERIES_TIMEZONE, is_daily_key
 from ray_jobs.backends import frames_for, model_revision
 from ray_jobs.planner import CostModel
@@ -152,22 +153,12 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
 
 
 def clip_table(clip_sets: list[ClipSet]) -> dg.TableMetadataValue:
-    return dg.MetadataValue.table(
-        records=[dg.TableRecord({
-            "episode": clips.episode, "scene": c.scene, "shot": c.shot, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
-            "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": c.timings.get("generate_s", 0.0),
-            "model_revision": c.model_revision, "code_version": c.code_version, "catalog_version": c.catalog_version,
-            "prompt": c.prompt, "path": c.path,
-        }) for clips in clip_sets for c in clips.clips],
-        schema=dg.TableSchema(columns=[
-            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("shot", "int"),
-            dg.TableColumn("cached", "bool"),
-            dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"), dg.TableColumn("size", "string"),
-            dg.TableColumn("generate_s", "float"), dg.TableColumn("model_revision", "string"),
-            dg.TableColumn("code_version", "string"), dg.TableColumn("catalog_version", "string"),
-            dg.TableColumn("prompt", "string"), dg.TableColumn("path", "string"),
-        ]),
-    )
+    return ui_table([{
+        "episode": clips.episode, "scene": c.scene, "shot": c.shot, "cached": c.cached, "seed": c.seed, "key": c.cache_key,
+        "size": f"{c.width}x{c.height}x{c.num_frames}@{c.fps}", "generate_s": float(c.timings.get("generate_s", 0.0)),
+        "model_revision": c.model_revision, "code_version": c.code_version, "catalog_version": c.catalog_version,
+        "prompt": c.prompt, "path": c.path,
+    } for clips in clip_sets for c in clips.clips])
 
 
 def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:

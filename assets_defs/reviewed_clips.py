@@ -8,7 +8,7 @@ from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips,
 from assets_defs.raw_clips import clip_requests, generate_missing, to_record
 from assets_defs.resources import ClipGenerator, ClipReview, Storage
 from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed
-from assets_defs.versions import per_episode
+from assets_defs.versions import per_episode, ui_table
 from ray_jobs.backends import model_revision
 
 RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducible
@@ -97,21 +97,12 @@ def describe(reviewed: ReviewedClips) -> dict:
 
 def review_table(episodes: list[ReviewedClips]) -> dg.TableMetadataValue:
     """Each clip that goes into the film: what made it and what the review measured."""
-    return dg.MetadataValue.table(
-        records=[dg.TableRecord({
-            "episode": e.episode, "scene": r.clip.scene, "shot": r.clip.shot, "passed": r.verdict.passed, "attempts": r.attempts,
-            "seed": r.clip.seed, "key": r.clip.cache_key, "model_revision": r.clip.model_revision,
-            "code_version": r.clip.code_version, "mean_luma": r.verdict.measures.get("mean_luma", 0.0),
-            "motion": r.verdict.measures.get("motion", 0.0), "rejected": "; ".join(r.rejected) or "none",
-        }) for e in episodes for r in e.clips],
-        schema=dg.TableSchema(columns=[
-            dg.TableColumn("episode", "string"), dg.TableColumn("scene", "int"), dg.TableColumn("shot", "int"),
-            dg.TableColumn("passed", "bool"),
-            dg.TableColumn("attempts", "int"), dg.TableColumn("seed", "int"), dg.TableColumn("key", "string"),
-            dg.TableColumn("model_revision", "string"), dg.TableColumn("code_version", "string"),
-            dg.TableColumn("mean_luma", "float"), dg.TableColumn("motion", "float"), dg.TableColumn("rejected", "string"),
-        ]),
-    )
+    return ui_table([{
+        "episode": e.episode, "scene": r.clip.scene, "shot": r.clip.shot, "passed": r.verdict.passed, "attempts": r.attempts,
+        "seed": r.clip.seed, "key": r.clip.cache_key, "model_revision": r.clip.model_revision,
+        "code_version": r.clip.code_version, "mean_luma": float(r.verdict.measures.get("mean_luma", 0.0)),
+        "motion": float(r.verdict.measures.get("motion", 0.0)), "rejected": "; ".join(r.rejected) or "none",
+    } for e in episodes for r in e.clips])
 
 
 def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:

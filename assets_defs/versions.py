@@ -1,5 +1,6 @@
-"""Data versions from content: an asset rebuilt with the same content keeps its version, so Dagster
-marks nothing downstream stale for it (and a real change marks exactly what it touches)."""
+"""Metadata the UI shows. Data versions from content: an asset rebuilt with the same content keeps
+its version, so Dagster marks nothing downstream stale for it (and a real change marks exactly what
+it touches). Per-episode summaries for ranged runs, and tables."""
 
 import hashlib
 import warnings
@@ -30,3 +31,14 @@ def per_episode(values: dict, describe) -> dict:
         shown = {k: v for k, v in describe(value).items() if not isinstance(v, dg.MetadataValue)}
         lines.append(f"- **{key}**: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
     return {"episodes": len(values), "summary": dg.MetadataValue.md("\n".join(lines))}
+
+
+def _column_type(value) -> str:
+    return "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else \
+        "float" if isinstance(value, float) else "string"
+
+
+def ui_table(rows: list[dict]) -> dg.TableMetadataValue:
+    """A table for the asset's page: one record per row, column types read from the first row."""
+    columns = [dg.TableColumn(name, _column_type(value)) for name, value in (rows[0].items() if rows else ())]
+    return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=dg.TableSchema(columns=columns))

@@ -100,6 +100,9 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
                                     "formats_decodable", "manifest_matches_files", "webhook_delivered"], True)
     materialization = result.asset_materializations_for_node("raw_clips")[0]
     assert materialization.metadata["generated"].value == len(shots)
+    rows = materialization.metadata["clip_table"].records  # the UI's table: a row per shot, with its lineage
+    assert [(r.data["scene"], r.data["shot"], r.data["key"]) for r in rows] == \
+        [(c.scene, c.shot, c.cache_key) for c in out["raw_clips"].clips]
     assert materialization.metadata["cache_hits"].value == 0
     # Lineage, read back from storage as `starloom lineage` prints it.
     from click.testing import CliRunner

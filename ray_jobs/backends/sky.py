@@ -245,6 +245,9 @@ class SkyView:
         if zoom > 1.0:  # a closer shot rises from the horizon towards the figure: a close one centres on it
             middle = float(members.dec_deg.median())
             centre_alt += (middle - centre_alt) * min((1.0 - 1.0 / zoom) / (1.0 - 1.0 / FRAMING_ZOOM["close"]), 1.0)
+            reach = math.degrees(half_height) / zoom  # the closer frame's half height, in degrees
+            if request.framing != "close" and 2 * reach - 5.0 >= top + 2.0:
+                centre_alt = min(centre_alt, reach - 5.0)  # a medium shot keeps a strip of ground when the figure fits above it
             scale *= zoom
         lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
         return cls(placed, lines, request, (360.0 - facing) % 360.0, centre_alt, scale, names,

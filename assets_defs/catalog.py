@@ -37,7 +37,7 @@ class Catalog:
     """The series' source of truth. `version` hashes every input file, so edits are traceable."""
 
     constellations: pd.DataFrame  # abbr, latin, genitive, english, chinese (all 88)
-    stories: pd.DataFrame  # id, constellation, kind (myth|astronomy), culture, title_zh, title_en, source, asterisms, festival
+    stories: pd.DataFrame  # id, constellation, kind (myth|astronomy), culture, title_zh, title_en, source, asterisms, festival, placed_by
     beats: pd.DataFrame  # story, beat, zh, en, visual, visual_zh, focus, transition
     stars: pd.DataFrame  # hip, ra_deg, dec_deg, mag, bv, name, name_zh
     figures: pd.DataFrame  # constellation, line, seq, hip
@@ -54,6 +54,15 @@ class Catalog:
 
     def beats_of(self, story_id: str) -> pd.DataFrame:
         return self.beats[self.beats.story == story_id].sort_values("beat")
+
+    def placed_groups(self) -> pd.DataFrame:
+        """(constellation, hip) of every group of stars a story is placed in tonight's sky by: the 88
+        figures, and each mansion's own stars (a mansion is a small part of a large figure, e.g. Hydra)."""
+        own = set(self.stories.placed_by) - set(self.constellations.abbr)
+        lines = self.asterism_lines[self.asterism_lines.asterism.isin(own)]
+        lines = lines[lines.hip.astype(str).str.strip() != ""]
+        extra = pd.DataFrame({"constellation": lines.asterism, "hip": lines.hip.astype(int)})
+        return pd.concat([self.figures[["constellation", "hip"]], extra[extra.hip.isin(self.stars.hip)]], ignore_index=True)
 
 
 def _rows(path: Path, required: dict[str, type]) -> list[dict]:
@@ -120,7 +129,8 @@ def _load_myth(path: Path, abbrs: set[str], star_names: set[str], asterism_names
                      "transition": transition})
     header = {"id": story, "constellation": abbr, "kind": "myth", "culture": culture, "title_zh": myth["title_zh"].strip(),
               "title_en": myth["title_en"].strip(), "source": myth["source"].strip(),
-              "asterisms": ";".join(myth.get("asterisms", [])), "festival": str(myth.get("festival", "")).strip()}
+              "asterisms": ";".join(myth.get("asterisms", [])), "festival": str(myth.get("festival", "")).strip(),
+              "placed_by": abbr}
     return header, rows
 
 
@@ -170,7 +180,8 @@ def astronomy_story(row: dict, members: list[dict], stars: list[dict] = ()) -> t
                                     "一颗耀眼的亮星旁边是一群暗淡的星星，一道细细的光迹从亮星引向星群")))
     story = {"id": f"astro-{abbr}", "constellation": abbr, "kind": "astronomy", "culture": "astronomy",
              "title_zh": f"认识{chinese}", "title_en": f"Meet {latin}",
-             "source": "IAU constellation figures; Hipparcos star data via d3-celestial", "asterisms": "", "festival": ""}
+             "source": "IAU constellation figures; Hipparcos star data via d3-celestial", "asterisms": "", "festival": "",
+             "placed_by": abbr}
     rows = [{"story": story["id"], "beat": n, "zh": zh, "en": en, "visual": visual, "visual_zh": visual_zh, "focus": focus,
              "transition": ""} for n, (zh, en, visual, visual_zh, focus) in enumerate(beats, start=1)]
     return story, rows

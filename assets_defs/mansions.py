@@ -3,7 +3,7 @@
 Each mansion gets an astronomy episode written from the sky data: what the mansions are and which
 of the four symbols this one belongs to, its stars and the Western constellation they lie in, the
 creature its group of seven draws, and how to find it from a bright star. The episode is placed in
-tonight's sky by that Western constellation, and the renderer draws the mansion's own lines over it.
+tonight's sky by the mansion's own stars, and the renderer draws its lines over that constellation.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def mansion_story(name: str, pinyin: str, english: str, members: list[dict], hos
     story = {"id": f"mansion-{number:02d}-{short.lower().replace('ü', 'v')}", "constellation": host["abbr"], "kind": "astronomy", "culture": "chinese",
              "title_zh": f"二十八宿·{name}", "title_en": f"The Lunar Mansions: {short}, the {english}",
              "source": "Sima Qian, Shiji, Tianguan Shu; Stellarium Chinese sky culture via d3-celestial",
-             "asterisms": name, "festival": ""}
+             "asterisms": name, "festival": "", "placed_by": name}
     rows = [{"story": story["id"], "beat": n, "zh": zh, "en": en, "visual": visual, "visual_zh": visual_zh, "focus": focus,
              "transition": ""} for n, (zh, en, visual, visual_zh, focus) in enumerate(beats, start=1)]
     return story, rows

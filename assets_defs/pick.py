@@ -114,7 +114,8 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
         raise CalendarError(f"calendar.toml: pinned story {', '.join(unknown)} is not in the catalog "
                             f"(a file name in data/myths/ without .toml, or astro-ABBR)")
     festival_story = {f.key: stories.index[stories.festival == f.key].tolist() for f in calendar.festivals}
-    sky = EveningSky(catalog.stars, catalog.figures)
+    sky = EveningSky(catalog.stars, catalog.placed_groups())
+    where = stories.placed_by  # the stars a story is placed by: its figure, or a mansion's own
     bonus = {story: MYTH_BONUS if kind == "myth" else 0.0 for story, kind in stories.kind.items()}
     # Evenings ahead in which each figure stays up: a story about to leave the evening sky goes
     # before one that will still be there next month (earliest deadline first), which is what lets
@@ -133,15 +134,15 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
     picks = []
     for n in range(days):
         day, placed = SERIES_START + dt.timedelta(days=n), evenings[n]
-        ranked = sorted(stories.index, key=lambda s: (-(placed[stories.constellation[s]].score + bonus[s]), s))
+        ranked = sorted(stories.index, key=lambda s: (-(placed[where[s]].score + bonus[s]), s))
         rank = {s: i for i, s in enumerate(ranked)}
         fresh = [s for s in ranked if day - last_told.get(s, dt.date.min) > dt.timedelta(days=calendar.no_repeat_days)]
         spaced = [s for s in fresh if day - last_shown.get(stories.constellation[s], dt.date.min) > dt.timedelta(days=FIGURE_GAP_DAYS)]
         fresh = spaced or fresh
         fresh_set = set(fresh)
-        up = sorted((s for s in ranked if placed[stories.constellation[s]].altitude_deg >= MIN_ALTITUDE_DEG),
-                    key=lambda s: (up_until[stories.constellation[s]][n] > URGENT_DAYS, rank[s]))
-        low = [s for s in fresh if placed[stories.constellation[s]].altitude_deg > 0]
+        up = sorted((s for s in ranked if placed[where[s]].altitude_deg >= MIN_ALTITUDE_DEG),
+                    key=lambda s: (up_until[where[s]][n] > URGENT_DAYS, rank[s]))
+        low = [s for s in fresh if placed[where[s]].altitude_deg > 0]
         festival = next((f for f in calendar.festivals if f.date_in(day.year) == day and festival_story[f.key]), None)
         if day in calendar.pins:
             story, reason = calendar.pins[day], "pinned in calendar.toml"
@@ -149,7 +150,7 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
             story, reason = festival_story[festival.key][0], f"festival: {festival.name}"
         elif fresh_up := [s for s in up if s in fresh_set]:
             story = fresh_up[0]
-            leaving = up_until[stories.constellation[story]][n]
+            leaving = up_until[where[story]][n]
             reason = (f"leaves the evening sky within {leaving} days: told before it goes" if leaving <= URGENT_DAYS
                       else f"best placed of the stories not told in {calendar.no_repeat_days} days")
         elif low:
@@ -159,7 +160,7 @@ def _walk(catalog: Catalog, calendar: SeriesCalendar, last: dt.date) -> list[Pic
         else:  # a window longer than the catalog can fill: the longest untold story
             story = min(ranked, key=lambda s: (last_told[s], rank[s]))
             reason = f"all {len(ranked)} stories were told in the last {calendar.no_repeat_days} days: the longest untold"
-        placement = placed[stories.constellation[story]]
+        placement = placed[where[story]]
         picks.append(Pick(day, story, str(stories.constellation[story]), reason, rank[story] + 1, placement))
         last_told[story] = day
         last_shown[str(stories.constellation[story])] = day

@@ -83,10 +83,10 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
     """The closing scene of every episode: where to look for the figure tonight, from the observer's
     real horizon (or, if it is not up at the evening hour, when it will be)."""
     story = catalog.story(story_id)
-    sky = EveningSky(catalog.stars, catalog.figures)
+    sky = EveningSky(catalog.stars, catalog.placed_groups())
     observer = calendar.observer
-    placed = sky.on(day, observer)[story.constellation]
-    later = best_time_tonight(sky, story.constellation, day, observer) if placed.altitude_deg <= 0 else None
+    placed = sky.on(day, observer)[story.placed_by]  # a mansion by its own stars, any other story by its figure
+    later = best_time_tonight(sky, story.placed_by, day, observer) if placed.altitude_deg <= 0 else None
     zh, en = where_to_look(placed, observer, later)
     _, shown, when = later if later is not None and later[1].altitude_deg > 0 else (None, placed, evening_utc(day, observer))
     lst = local_sidereal_deg(when, observer.longitude_deg)
@@ -99,6 +99,7 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
         visual_zh=(f"宁静山顶上方的夜空，黑暗的地平线，{row.chinese}的星星高悬在{shown.direction_zh}地平线上方"
                    f"{max(shown.altitude_deg, 5):.0f}度，淡淡的银河，一位观星者的剪影仰望星空"),
         transition="dissolve", horizon=[observer.latitude_deg, round(lst, 3), shown.azimuth_deg],
+        asterisms=[a for a in story.asterisms.split(";") if a],  # the Chinese sky's lines, where they stand tonight
     )
 
 

@@ -210,3 +210,35 @@ def test_a_two_sentence_line_becomes_two_cues_sharing_its_time_by_length():
     english = sentence_cues(0.0, 4.0, "Its brightest star shines at magnitude -1.4. It is a white star.", 30)
     assert [c.text.replace("\n", " ") for c in english] == ["Its brightest star shines at magnitude -1.4.", "It is a white star."]
     assert len(sentence_cues(0.0, 2.0, "One sentence only.", 30)) == 1
+
+
+def test_a_scenes_shots_join_by_a_straight_cut_even_when_slowed(tmp_path):
+    """Two shots of a dim star field, slowed to fill their scene: every output frame shows one shot
+    or the other, never a blend of both (the frame-rate blend must not reach across the cut)."""
+    from PIL import Image
+
+    title, end = tmp_path / "title.png", tmp_path / "end.png"
+    for card in (title, end):
+        Image.new("RGB", (256, 144), (0, 0, 0)).save(card)
+    rng = np.random.default_rng(1)
+    shots = []
+    for name in ("first", "second"):  # similar overall, so ffmpeg sees no scene change between them
+        field = np.kron(rng.integers(15, 55, (8, 14)), np.ones((8, 8))).astype(np.uint8)
+        frames = np.repeat(np.repeat(field[None, :, :, None], 3, axis=3), 17, axis=0)
+        frames[:, :4, :, :] = np.arange(17, dtype=np.uint8)[:, None, None, None] * 4  # a little motion along the top
+        shots.append(Path(_clip(tmp_path / f"{name}.mp4", frames)))
+    slots = episode_timeline([1.0, 3.0, 1.0], ["fade", "fade", "fadeblack"], 0.25)
+    EspeakVoice().speak("星空。", "zh", tmp_path / "n.wav")
+    mix = mix_soundtrack([(tmp_path / "n.wav", slots[1].narration_start)], 4.5, tmp_path / "mix.wav")
+    srt = tmp_path / "s.srt"
+    srt.write_text(to_srt([Cue(4.0, 4.2, ".")]), encoding="utf-8")  # after the scene: no title over the measured frames
+    out = tmp_path / "e.mp4"
+    # 2 × 17 frames at 16 fps = 2.1 s of footage in a 3 s slot: played 1.4× slower.
+    assemble_episode([Clip(tuple(shots), 112, 64, 16, seconds=34 / 16)], slots,
+                     mix, [], [OutputFormat("landscape", 256, 144, title, end, srt, out)])
+    luma = luma_frames(out, 256, 144)[:, 48:100, 60:196]  # inside the clip's frame, below the moving strip
+    scene = luma[int((slots[1].start + 0.3) * 24): int((slots[1].start + slots[1].seconds - 0.3) * 24)]
+    first, second = scene[0].ravel(), scene[-1].ravel()
+    assert np.corrcoef(first, second)[0, 1] < 0.5  # two different shots
+    likeness = [max(np.corrcoef(f.ravel(), first)[0, 1], np.corrcoef(f.ravel(), second)[0, 1]) for f in scene]
+    assert min(likeness) > 0.9, np.round(likeness, 2)

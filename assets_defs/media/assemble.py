@@ -83,6 +83,11 @@ def _segment(stream, seconds: float, fps: int):
             .filter("format", "yuv420p"))
 
 
+def _slowed(stream, factor: float):
+    """Stretched timestamps; the frame-rate blend after it fills in the frames between."""
+    return stream.filter("setpts", f"{factor}*PTS") if factor > 1.0 else stream
+
+
 def _at_rate(stream, native_fps: int, fps: int):
     """Blend up a slower clip; `fps` after it also sets the 1/fps timebase that xfade insists on."""
     if native_fps < fps:
@@ -106,11 +111,14 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
     factors = [slow_down(clip, slot.seconds) for clip, slot in zip(clips, slots[1:-1])]
     branches = []
     for clip, factor in zip(clips, factors):
-        shots = [ffmpeg.input(str(path)).video.filter("setsar", 1) for path in clip.paths]
-        # Cuts inside a scene are straight cuts, as within an edited sequence; transitions are for between scenes.
-        video = shots[0] if len(shots) == 1 else ffmpeg.concat(*shots, v=1, a=0)
-        if factor > 1.0:  # stretched timestamps; the frame-rate blend below fills in the frames between
-            video = video.filter("setpts", f"{factor}*PTS")
+        rate = max(1, round(clip.fps / factor))
+        # Each shot is slowed and brought to the episode's rate on its own, so no blended frame mixes
+        # two shots; then they join by straight cuts, as within an edited sequence (transitions are
+        # for between scenes). Done once, before the split per format.
+        shots = [_at_rate(_slowed(ffmpeg.input(str(path)).video.filter("setsar", 1), factor), rate, fps)
+                 for path in clip.paths]
+        # concat hands on a microsecond timebase; `fps` sets back the 1/fps one that xfade insists on.
+        video = shots[0] if len(shots) == 1 else ffmpeg.concat(*shots, v=1, a=0).filter("fps", fps)
         branches.append(video.filter_multi_output("split", len(formats)))
     audio = ffmpeg.input(str(soundtrack)).audio
     subtitle_inputs = [ffmpeg.input(str(path)) for path, _ in soft_subtitles]
@@ -119,9 +127,8 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
         title = ffmpeg.input(str(fmt.title_card), loop=1, framerate=fps, t=slots[0].seconds).video
         end = ffmpeg.input(str(fmt.end_card), loop=1, framerate=fps, t=slots[-1].seconds).video
         segments = [_segment(title.filter("scale", fmt.width, fmt.height), slots[0].seconds, fps)]
-        for clip, factor, branch, slot in zip(clips, factors, branches, slots[1:-1]):
-            rate = max(1, round(clip.fps / factor))
-            segments.append(_segment(_reframe(_at_rate(branch.stream(f), rate, fps), clip, fmt), slot.seconds, fps))
+        for clip, branch, slot in zip(clips, branches, slots[1:-1]):
+            segments.append(_segment(_reframe(branch.stream(f), clip, fmt), slot.seconds, fps))
         segments.append(_segment(end.filter("scale", fmt.width, fmt.height), slots[-1].seconds, fps))
         video = segments[0]
         for segment, slot in zip(segments[1:], slots[1:]):

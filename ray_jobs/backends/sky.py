@@ -23,7 +23,7 @@ from ray_jobs.requests import ClipRequest
 from ray_jobs.sky_geometry import alt_az, equatorial, mean_direction
 from ray_jobs.storage import catalog_dir, read_parquet
 
-RENDERER_VERSION = "3"
+RENDERER_VERSION = "4"
 # How much closer than the establishing view each shot size looks (a scene cuts wide → medium → close).
 FRAMING_ZOOM = {"": 1.0, "wide": 1.0, "medium": 1.5, "close": 2.3}
 SKY_TOP = np.array([2.0, 4.0, 16.0], dtype=np.float32)  # deep indigo at the zenith
@@ -293,6 +293,8 @@ class SkyView:
         where = {hip: tuple(p) for hip, p in zip(self.stars.index, pos)}
         segments = [(a, b) for line in self.lines for a, b in zip(line, line[1:]) if a in where and b in where]
         reveal = min(progress / 0.7, 1.0) if self.request.shot == "reveal" else 1.0
+        # Names and asterisms fade in once, in the opening reveal; a later shot cuts to them already there.
+        fade_in = min(progress * 2, 1.0) if self.request.shot == "reveal" else 1.0
         shown = reveal * len(segments)
         width = max(1, round(min(self.w, self.h) / 260))
         for n, (a, b) in enumerate(segments):
@@ -306,7 +308,7 @@ class SkyView:
             for points in drawn:
                 points = points[~np.isnan(points).any(axis=1)]
                 if len(points) > 1:
-                    draw.line([tuple(p) for p in points], fill=(*ASTERISM_COLOUR, int(170 * min(progress * 2, 1))), width=width)
+                    draw.line([tuple(p) for p in points], fill=(*ASTERISM_COLOUR, int(170 * fade_in)), width=width)
             points = np.concatenate([p for p in drawn if len(p)]) if drawn else np.empty((0, 2))
             points = points[~np.isnan(points).any(axis=1)]
             if len(points):  # under the asterism's lowest star: clear of the focus star's name, which sits above
@@ -322,7 +324,7 @@ class SkyView:
             font = cjk_font(max(10, min(self.w, self.h) // 28))
             draw.text((x + ring * 1.2, y - ring * 1.2), self.request.focus, font=font, fill=(255, 230, 190, 220))
         label = f"{self.names[0]}  {self.names[1]}"
-        draw.text((self.w * 0.04, self.h * 0.05), label, font=cjk_font(max(10, self.h // 20)), fill=(220, 230, 255, int(200 * min(progress * 3, 1))))
+        draw.text((self.w * 0.04, self.h * 0.05), label, font=cjk_font(max(10, self.h // 20)), fill=(220, 230, 255, int(200 * fade_in)))
         image.paste(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
 
 

@@ -71,3 +71,15 @@ def test_a_close_shot_centres_on_the_scenes_star_and_a_wide_one_shows_the_whole_
     r, _, b = middle[y, x]
     assert middle.max() > 200 and r > b  # Betelgeuse: bright and orange, where the camera points
     assert lines(close) < lines(wide)  # pushed in, most of Orion's figure is out of frame
+
+
+@pytest.mark.parametrize("framing", ["medium", "close"])
+def test_a_closer_shot_of_tonights_sky_shows_sky_and_moves_even_when_the_figure_is_down(sky, framing):
+    from dataclasses import replace
+
+    # Scorpius from Beijing at 21:00 on 2026-11-27 (sidereal time 17.9°): set, facing west.
+    request = replace(_request(constellation="Sco", focus="", shot="tonight", frames=48, seed=290751966),
+                      horizon=(39.9042, 17.866, 260.5), framing=framing)
+    frames = sky.generate(request).astype(float).mean(axis=-1)
+    assert frames[0, :60].mean() > frames[0, -20:].mean() + 2  # the sky above the dark ground, not all ground
+    assert np.abs(frames[-1] - frames[0]).mean() > 1.0  # the camera pans along the horizon: the review sees motion

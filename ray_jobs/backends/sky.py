@@ -171,7 +171,8 @@ class SkyView:
         ahead = (ra0 + np.arange(-100.0, 100.5, 1.0)) % 360.0
         self.horizon_xy = self._plane(ahead, np.zeros(len(ahead))) if horizon else None
         if horizon:
-            self.drift = np.array([self.drift[0], 0.0]) * 0.5  # a slow pan along the horizon, no tilt
+            # A slow pan along the horizon, no tilt; never so slow that the shot looks frozen.
+            self.drift = np.array([math.copysign(max(abs(math.cos(angle)), 0.5), math.cos(angle)) * 0.03, 0.0])
 
     def _plane(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
         """Sky coordinates to this view's projection plane (NaN where behind the camera)."""
@@ -243,11 +244,14 @@ class SkyView:
         scale = (request.height / 2) / (2 * math.tan(half_height / 2))
         zoom = FRAMING_ZOOM.get(request.framing, 1.0)
         if zoom > 1.0:  # a closer shot rises from the horizon towards the figure: a close one centres on it
-            middle = float(members.dec_deg.median())
-            centre_alt += (middle - centre_alt) * min((1.0 - 1.0 / zoom) / (1.0 - 1.0 / FRAMING_ZOOM["close"]), 1.0)
             reach = math.degrees(half_height) / zoom  # the closer frame's half height, in degrees
-            if request.framing != "close" and 2 * reach - 5.0 >= top + 2.0:
-                centre_alt = min(centre_alt, reach - 5.0)  # a medium shot keeps a strip of ground when the figure fits above it
+            middle = float(members.dec_deg.median())
+            if top <= 0.0:  # not up tonight: look closer at the horizon where it will rise, not into the ground
+                centre_alt = reach - 5.0
+            else:
+                centre_alt += (middle - centre_alt) * min((1.0 - 1.0 / zoom) / (1.0 - 1.0 / FRAMING_ZOOM["close"]), 1.0)
+                if request.framing != "close" and 2 * reach - 5.0 >= top + 2.0:
+                    centre_alt = min(centre_alt, reach - 5.0)  # a medium shot keeps a strip of ground when the figure fits
             scale *= zoom
         lines = [list(g.sort_values("seq").hip) for _, g in figure.groupby("line")]
         return cls(placed, lines, request, (360.0 - facing) % 360.0, centre_alt, scale, names,

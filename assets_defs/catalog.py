@@ -52,6 +52,10 @@ class Catalog:
     def story(self, story_id: str) -> pd.Series:
         return self.stories.set_index("id").loc[story_id]
 
+    def asterisms_of(self, story_id: str) -> list[str]:
+        """The Chinese asterisms a story draws over its stars."""
+        return [a for a in self.story(story_id).asterisms.split(";") if a]
+
     def beats_of(self, story_id: str) -> pd.DataFrame:
         return self.beats[self.beats.story == story_id].sort_values("beat")
 
@@ -229,7 +233,8 @@ def load_catalog(data_dir: str | Path) -> Catalog:
     abbrs = {row["abbr"] for row in constellations}
     star_names = {row["name"] for row in stars if row["name"]}
     stories, beats = [], []
-    for path in sorted((data / "myths").glob("*.toml")):
+    myth_files = sorted((data / "myths").glob("*.toml"))
+    for path in myth_files:
         header, rows = _load_myth(path, abbrs, star_names, asterism_names)
         stories.append(header)
         beats.extend(rows)
@@ -240,13 +245,12 @@ def load_catalog(data_dir: str | Path) -> Catalog:
             stories.append(story)
             beats.extend(rows)
     try:  # the 28 lunar mansions, each its own episode
-        mansions, mansion_beats = mansion_stories(by_hip, figures, constellations, asterisms, asterism_lines,
+        mansions, mansion_beats = mansion_stories(by_hip, members, constellations, asterisms, asterism_lines,
                                                   lambda own: find_signpost(own, stars))
     except ValueError as error:
         raise CatalogError(f"{lines_path}: {error}") from None
     stories.extend(mansions)
     beats.extend(mansion_beats)
-    myth_files = sorted((data / "myths").glob("*.toml"))
     sky_files = [stars_path, figures_path, names_path, asterisms_path, lines_path]
     return Catalog(
         constellations=pd.DataFrame(constellations),

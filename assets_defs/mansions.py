@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assets_defs.signposts import signpost_beat
+from ray_jobs.sky_geometry import angular_distance_deg, mean_direction
 
 
 @dataclass(frozen=True)
@@ -93,40 +94,28 @@ def mansion_story(name: str, pinyin: str, english: str, members: list[dict], hos
     return story, rows
 
 
-def host_constellation(members: list[dict], figure_of: dict[int, str], centroids: dict[str, tuple[float, float]]) -> str:
+def _centre(stars) -> tuple[float, float]:
+    return mean_direction([s["ra_deg"] for s in stars], [s["dec_deg"] for s in stars])
+
+
+def host_constellation(members: list[dict], figures: dict[str, dict[int, dict]]) -> str:
     """The Western constellation a mansion lies in: the figure holding most of its stars, else the
-    figure whose centre is nearest to the mansion's stars."""
-    import math
-
-    from ray_jobs.sky_geometry import mean_direction
-
-    counts: dict[str, int] = {}
-    for star in members:
-        if star["hip"] in figure_of:
-            counts[figure_of[star["hip"]]] = counts.get(figure_of[star["hip"]], 0) + 1
-    if counts:
-        return max(sorted(counts), key=lambda abbr: counts[abbr])
-    ra0, dec0 = (math.radians(v) for v in mean_direction([s["ra_deg"] for s in members], [s["dec_deg"] for s in members]))
-
-    def distance(abbr: str) -> float:
-        ra, dec = (math.radians(v) for v in centroids[abbr])
-        return -(math.sin(dec) * math.sin(dec0) + math.cos(dec) * math.cos(dec0) * math.cos(ra - ra0))
-
-    return min(sorted(centroids), key=distance)
+    figure whose centre is nearest to the mansion's stars. `figures`: each figure's stars by HIP id."""
+    hips = {s["hip"] for s in members}
+    counts = {abbr: len(hips & own.keys()) for abbr, own in figures.items()}
+    most = max(sorted(counts), key=lambda abbr: counts[abbr])
+    if counts[most]:
+        return most
+    ra0, dec0 = _centre(members)
+    return min(sorted(figures), key=lambda abbr: float(angular_distance_deg(*_centre(figures[abbr].values()), ra0, dec0)))
 
 
-def mansion_stories(stars: dict[int, dict], figures: list[dict], constellations: list[dict], asterisms: list[dict],
-                    asterism_lines: list[dict], signpost) -> tuple[list[dict], list[dict]]:
-    """Every mansion's story and beats from the catalog's rows. `signpost(members)` finds the bright
-    star to start from. Raises ValueError naming a mansion the sky data lacks or cannot place."""
-    from ray_jobs.sky_geometry import mean_direction
-
+def mansion_stories(stars: dict[int, dict], figures: dict[str, dict[int, dict]], constellations: list[dict],
+                    asterisms: list[dict], asterism_lines: list[dict], signpost) -> tuple[list[dict], list[dict]]:
+    """Every mansion's story and beats from the catalog's rows (`figures`: each figure's stars by HIP
+    id). `signpost(members)` finds the bright star to start from. Raises ValueError naming a mansion
+    the sky data lacks or cannot place."""
     by_abbr = {row["abbr"]: row for row in constellations}
-    figure_of = {row["hip"]: row["constellation"] for row in figures}
-    centroids = {}
-    for abbr in by_abbr:
-        own = [stars[row["hip"]] for row in figures if row["constellation"] == abbr]
-        centroids[abbr] = mean_direction([s["ra_deg"] for s in own], [s["dec_deg"] for s in own])
     rows = {row["name_zh"]: row for row in asterisms}
     stories, beats = [], []
     for symbol in SYMBOLS:
@@ -137,7 +126,7 @@ def mansion_stories(stars: dict[int, dict], figures: list[dict], constellations:
             members = [stars[h] for h in sorted(hips) if h in stars]
             if not members:
                 raise ValueError(f"mansion {name} has no catalogued star in its lines")
-            host = by_abbr[host_constellation(members, figure_of, centroids)]
+            host = by_abbr[host_constellation(members, figures)]
             story, story_beats = mansion_story(name, rows[name]["pinyin"] or "", rows[name]["english"], members, host,
                                                signpost(members))
             stories.append(story)

@@ -1,6 +1,7 @@
 """The `scene_prompts` asset: each scene's shots as text-to-video prompts, all in the series style and language, screened for safety."""
 
 import csv
+import functools
 import hashlib
 import math
 import re
@@ -90,6 +91,7 @@ KEPT_ENDINGS = {"s", "es", "ed", "d", "ing"}
 _SEPARATOR = re.compile(r"[\s\W_]+")
 
 
+@functools.lru_cache(maxsize=4096)  # every term's match converts the same characters again
 def _simplified(char: str) -> str:
     converted = zhconv.convert(char, "zh-cn")
     return converted if len(converted) == 1 else char

@@ -65,7 +65,7 @@ def story_brief(catalog: Catalog, story_id: str) -> dict:
 def story_scenes(catalog: Catalog, story_id: str, drafted: Drafted | None = None) -> list[Scene]:
     """One scene per drafted beat (the catalog's own by default): its narration in both languages,
     what to show, and for how long; the focus star and transition follow the catalog's beat."""
-    asterisms = [a for a in catalog.story(story_id).asterisms.split(";") if a]
+    asterisms = catalog.asterisms_of(story_id)
     beats = list(catalog.beats_of(story_id).itertuples())
     texts = drafted.scenes if drafted is not None else beats
     scenes = []
@@ -99,7 +99,7 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
         visual_zh=(f"宁静山顶上方的夜空，黑暗的地平线，{row.chinese}的星星高悬在{shown.direction_zh}地平线上方"
                    f"{max(shown.altitude_deg, 5):.0f}度，淡淡的银河，一位观星者的剪影仰望星空"),
         transition="dissolve", horizon=[observer.latitude_deg, round(lst, 3), shown.azimuth_deg],
-        asterisms=[a for a in story.asterisms.split(";") if a],  # the Chinese sky's lines, where they stand tonight
+        asterisms=catalog.asterisms_of(story_id),  # the Chinese sky's lines, where they stand tonight
     )
 
 
@@ -148,7 +148,7 @@ def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
         raise ValueError(f"special {text!r}: it names no constellation or myth in the catalog; mention one "
                          f"(for example 仙女座 or Orion)")
     beats = list(catalog.beats_of(story_id).itertuples())
-    asterisms = [a for a in catalog.story(story_id).asterisms.split(";") if a]
+    asterisms = catalog.asterisms_of(story_id)
     chinese = bool(re.search(r"[\u4e00-\u9fff]", text))
     scenes = []
     for n, sentence in enumerate(split_sentences(text)[:MAX_SPECIAL_SCENES], start=1):

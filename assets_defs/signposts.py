@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ray_jobs.sky_geometry import mean_direction
+from ray_jobs.sky_geometry import angular_distance_deg, mean_direction
 
 SIGNPOST_MAG = 1.6  # stars bright enough to find from a city: the way to a faint figure starts there
 SIGNPOST_SOUTH_SLACK_DEG = 5.0  # how much farther south than the figure a signpost may lie
@@ -14,24 +14,23 @@ SIGNPOST_MAX_DEG = 35.0  # farther away, a star does not lead the eye to the fig
 def find_signpost(members: list[dict], stars: list[dict]) -> tuple[dict, str, str] | None:
     """The nearest bright named star outside the figure, and which side of it the figure lies on."""
     own = {s["hip"] for s in members}
-    ra0, dec0 = (math.radians(v) for v in mean_direction([s["ra_deg"] for s in members], [s["dec_deg"] for s in members]))
+    ra0, dec0 = mean_direction([s["ra_deg"] for s in members], [s["dec_deg"] for s in members])
     # A signpost no farther south than the figure's own stars (give or take a few degrees) is up
     # whenever the figure is, wherever the viewer stands: Rigil Kentaurus is no help from Beijing.
     southmost = min(s["dec_deg"] for s in members) - SIGNPOST_SOUTH_SLACK_DEG
     bright = [s for s in stars if s["mag"] <= SIGNPOST_MAG and s["name"] and s["hip"] not in own and s["dec_deg"] >= southmost]
 
     def distance(star: dict) -> float:
-        r, d = math.radians(star["ra_deg"]), math.radians(star["dec_deg"])
-        return math.acos(max(-1.0, min(1.0, math.sin(d) * math.sin(dec0) + math.cos(d) * math.cos(dec0) * math.cos(r - ra0))))
+        return float(angular_distance_deg(star["ra_deg"], star["dec_deg"], ra0, dec0))
 
     if not bright:
         return None
     star = min(bright, key=distance)
-    if math.degrees(distance(star)) > SIGNPOST_MAX_DEG:  # too far to lead the eye; the episode does without
+    if distance(star) > SIGNPOST_MAX_DEG:  # too far to lead the eye; the episode does without
         return None
-    d_ra = (math.degrees(ra0) - star["ra_deg"] + 540) % 360 - 180
-    d_dec = math.degrees(dec0) - star["dec_deg"]
-    if abs(d_dec) >= abs(d_ra) * math.cos(dec0):
+    d_ra = (ra0 - star["ra_deg"] + 540) % 360 - 180
+    d_dec = dec0 - star["dec_deg"]
+    if abs(d_dec) >= abs(d_ra) * math.cos(math.radians(dec0)):
         return star, ("北边" if d_dec > 0 else "南边"), ("north" if d_dec > 0 else "south")
     return star, ("东边" if d_ra > 0 else "西边"), ("east" if d_ra > 0 else "west")
 

@@ -37,6 +37,13 @@ def equatorial(alt_deg, az_deg, latitude_deg: float, lst_deg: float) -> tuple[np
     return (lst_deg - np.degrees(hour_angle)) % 360.0, np.degrees(dec)
 
 
+def angular_distance_deg(ra1_deg, dec1_deg, ra2_deg, dec2_deg):
+    """The angle between two directions on the sky, in degrees."""
+    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1_deg, dec1_deg, ra2_deg, dec2_deg))
+    cos_angle = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(ra1 - ra2)
+    return np.degrees(np.arccos(np.clip(cos_angle, -1.0, 1.0)))
+
+
 def mean_direction(ra_deg, dec_deg) -> tuple[float, float]:
     """The mean direction of a set of stars (unit vectors, so RA 359° and 1° average to 0°)."""
     ra, dec = np.radians(np.asarray(ra_deg, dtype=float)), np.radians(np.asarray(dec_deg, dtype=float))

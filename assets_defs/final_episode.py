@@ -3,6 +3,7 @@ manifest, published under episodes/DATE/, added to the series feed and announced
 
 import base64
 import contextlib
+import hashlib
 import io
 import json
 import tempfile
@@ -20,12 +21,14 @@ from assets_defs.media.probe import probe_video
 from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
 from assets_defs.media.subtitles import parse_srt, sentence_cues, to_srt, to_vtt
 from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
+from assets_defs.progress import report_progress
 from assets_defs.models import Episode, ReviewedClip, ReviewedClips, ScenePrompts, Script
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
 from assets_defs.publishing import (deliver_webhook, file_entries, keep_previous_version, manifest_mismatches,
                                     update_feed)
 from assets_defs.versions import per_episode
 from assets_defs.resources import Postproduction, Publisher, Storage
+from ray_jobs.requests import code_version
 from ray_jobs.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
 
 DURATION_TOLERANCE = 0.10
@@ -33,6 +36,7 @@ LOUDNESS_TOLERANCE_LU = 1.0
 LANGUAGES = {"zh": "chi", "en": "eng"}  # soft subtitle tracks, ISO 639-2
 CHECKS = ("duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration",
           "formats_decodable", "manifest_matches_files", "webhook_delivered")
+ASSEMBLY_PASSES = 6  # the numbered steps of produce_episode, for the progress display
 WRAP_CELLS = {("zh", False): 22, ("en", False): 30, ("zh", True): 12, ("en", True): 16}
 
 
@@ -84,6 +88,7 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     """Every file of the episode, built in `workdir`. No Dagster, no storage."""
     voice = voice_for(post.voice, post.voice_dir)
     lines = {lang: narration_lines(prompts, lang) for lang in LANGUAGES}
+    report_progress("assembly", 0, ASSEMBLY_PASSES, "narration")
     # 1. Speak at the natural pace; scenes grow (within a budget) where the voice needs more room.
     wavs = [workdir / f"narration-{n}.wav" for n in range(1, len(script.scenes) + 1)]
     spoken = [voice.speak(line, post.language, wav) for line, wav in zip(lines[post.language], wavs)]
@@ -97,6 +102,7 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     spoken = [voice.speak(line, post.language, wav, slot.narration_room, natural_seconds=seconds)
               if seconds > slot.narration_room else seconds
               for line, wav, slot, seconds in zip(lines[post.language], wavs, scene_slots, spoken)]
+    report_progress("assembly", 2, ASSEMBLY_PASSES, "subtitles")
     # 3. Subtitles timed from the voice, in both languages; burned-in copies wrapped per frame shape.
     files: dict[str, Path] = {}
     windows = [(slot.narration_start, slot.narration_start + seconds) for slot, seconds in zip(scene_slots, spoken)]
@@ -112,10 +118,12 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
                 for cue in sentence_cues(start, end, line, WRAP_CELLS[(post.language, portrait)])]
         burn[portrait] = workdir / f"burn.{'portrait' if portrait else 'landscape'}.srt"
         burn[portrait].write_text(to_srt(cues), encoding="utf-8")
+    report_progress("assembly", 3, ASSEMBLY_PASSES, "sound")
     # 4. Sound: voices over the ducked pad, then normalised to the loudness target.
     total = slots[-1].start + slots[-1].seconds
     mix = mix_soundtrack([(wav, slot.narration_start) for wav, slot in zip(wavs, scene_slots)], total, workdir / "mix.wav")
     loudness = normalise_loudness(mix, workdir / "soundtrack.wav")
+    report_progress("assembly", 4, ASSEMBLY_PASSES, "picture")
     # 5. Picture: every format from one decode of the clips.
     formats = _formats(script, post, workdir, burn)
     soft = [(files[f"subtitles_{lang}_srt"], code) for lang, code in LANGUAGES.items()]
@@ -129,12 +137,14 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
                          preset=post.preset)
     for fmt in formats:
         files["video" if fmt.name == "landscape" else f"video_{fmt.name}"] = fmt.out
+    report_progress("assembly", 5, ASSEMBLY_PASSES, "poster")
     # 6. Poster and preview loop from the first scene.
     first = scene_slots[0]
     frame = extract_frame(files["video"], first.start + first.seconds / 2, workdir / "frame.png")
     files["poster"] = draw_poster(frame, workdir / "poster.png", chinese=script.chinese, latin=script.latin, title_zh=script.title_zh)
     files["preview"] = preview_loop(files["video"], first.start + first.crossfade, min(4.0, first.seconds - first.crossfade),
                                     workdir / "preview.webp")
+    report_progress("assembly", ASSEMBLY_PASSES, ASSEMBLY_PASSES, "done")
     return Produced(files, slots, loudness, lines)
 
 
@@ -198,11 +208,50 @@ class Published:
     metadata: dict
 
 
-def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
-                    storage: Storage, publisher: Publisher, log) -> Published:
-    """Produce, check and publish one episode under episodes/<episode>/; a different cut of an
-    episode already published moves the old one to versions/ first."""
-    out_dir = episode_dir(storage.root(), script.episode)
+ASSEMBLY_VERSION = "1"  # bump when produce_episode changes what it makes from the same inputs
+
+
+def assembly_key(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction) -> str:
+    """Content address of the finished episode: every input to assembly (the script with its
+    timing and cards, both narrations, each clip's key and length, every post-production setting:
+    sizes, voice, rate, fades, encoder) and the code that assembles. Same key, same files."""
+    inputs = {
+        "script": script.model_dump(mode="json"),
+        "narration": {lang: narration_lines(prompts, lang) for lang in LANGUAGES},
+        "clips": [(r.clip.scene, r.clip.shot, r.clip.cache_key, r.clip.num_frames, r.clip.fps) for r in reviewed.clips],
+        "post": post.model_dump(mode="json"),
+        "code": [ASSEMBLY_VERSION, code_version()],
+    }
+    blob = json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def stored_episode(out_dir: UPath, key: str) -> dict | None:
+    """The published manifest if it was assembled from exactly these inputs and its files are intact."""
+    path = out_dir / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError:
+        return None  # unreadable: assemble again, which writes a whole new one
+    if manifest.get("assembly_key") != key or "checks" not in manifest or manifest_mismatches(manifest, out_dir):
+        return None
+    return manifest
+
+
+def _checks_to_json(checks: dict[str, tuple[bool, dict]]) -> dict:
+    return {name: {"passed": passed, "details": details} for name, (passed, details) in checks.items()}
+
+
+def _checks_from_json(stored: dict) -> dict[str, tuple[bool, dict]]:
+    return {name: (entry["passed"], entry["details"]) for name, entry in stored.items()}
+
+
+def assemble_and_store(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
+                       out_dir: UPath, key: str, log) -> tuple[dict, UPath | None]:
+    """Produce and check the episode, keep the previous cut if this one differs, publish the files
+    and, last, the manifest (with its assembly key and check results). Returns it and where the old cut went."""
     expected = planned_seconds(script, post)
     with tempfile.TemporaryDirectory(prefix="starloom-episode-") as tmp:
         produced = produce_episode(script, prompts, reviewed, post, Path(tmp))
@@ -212,22 +261,47 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
         manifest["version"], kept = keep_previous_version(out_dir, manifest)
         if kept is not None:
             log.info(f"{script.episode}: the previous cut is kept in {kept}")
-        published = {role: out_dir / path.name for role, path in produced.files.items()}
         for role, path in produced.files.items():
-            atomic_put_file(path, published[role])
-        thumbnail = _thumbnail_markdown(produced.files["poster"])
-    # The manifest goes last: its presence says the episode's files are all in place.
-    manifest_path = out_dir / "manifest.json"
-    atomic_write_text(manifest_path, json.dumps(manifest, ensure_ascii=False, indent=2))
+            atomic_put_file(path, out_dir / path.name)
     mismatches = manifest_mismatches(manifest, out_dir)
     checks["manifest_matches_files"] = (not mismatches, {"files": len(manifest["files"]), "problems": "; ".join(mismatches) or "none"})
+    manifest |= {"assembly_key": key, "expected_seconds": expected, "checks": _checks_to_json(checks)}
+    # The manifest goes last: its presence says the episode's files are all in place.
+    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    return manifest, kept
+
+
+def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
+                    storage: Storage, publisher: Publisher, log) -> Published:
+    """Produce, check and publish one episode under episodes/<episode>/; a different cut of an
+    episode already published moves the old one to versions/ first.
+
+    The episode is content-addressed like its clips: when the published manifest was assembled from
+    the same inputs and its files are intact, nothing is made again. The feed item is written again
+    (it is idempotent). The webhook is sent only for a new cut, or again when the last delivery failed,
+    so receivers never hear of the same cut twice."""
+    out_dir = episode_dir(storage.root(), script.episode)
+    key = assembly_key(script, prompts, reviewed, post)
+    manifest, kept = stored_episode(out_dir, key), None
+    reused = manifest is not None
+    if reused:
+        log.info(f"{script.episode}: unchanged since it was assembled (key {key}); its files are kept as they are")
+        report_progress("assembly", ASSEMBLY_PASSES, ASSEMBLY_PASSES, "unchanged")
+    else:
+        manifest, kept = assemble_and_store(script, prompts, reviewed, post, out_dir, key, log)
+    checks = _checks_from_json(manifest["checks"])
+    published = {role: out_dir / entry["name"] for role, entry in manifest["files"].items()}
+    duration = manifest["duration_seconds"]
     update_feed(storage.root() / "episodes" / "feed.json", {
         "id": script.episode, "url": str(published["video"]), "title": f"{script.chinese} {script.latin} · {script.title_zh}",
         "summary": script.request or script.title_en, "date_published": f"{script.date}T18:00:00+08:00", "image": str(published["poster"]),
         "attachments": [{"url": str(published["video"]), "mime_type": "video/mp4", "size_in_bytes": manifest["files"]["video"]["bytes"],
                          "duration_in_seconds": round(duration, 2)}],
     })
-    if publisher.webhook_url:
+    announced = checks.get("webhook_delivered", (False, {}))
+    if reused and announced[0] and announced[1].get("attempts", 0) > 0:
+        checks["webhook_delivered"] = (True, {**announced[1], "note": "announced when this cut was made; not sent again"})
+    elif publisher.webhook_url:
         delivery = deliver_webhook(publisher.webhook_url, manifest, publisher.webhook_secret,
                                    attempts=publisher.attempts, backoff_s=publisher.backoff_seconds)
         if not delivery.delivered:
@@ -236,21 +310,28 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
                                                             "errors": "; ".join(delivery.errors) or "none"})
     else:
         checks["webhook_delivered"] = (True, {"attempts": 0, "errors": "no webhook configured"})
+    if checks != _checks_from_json(manifest["checks"]):  # the delivery outcome is part of the record
+        manifest["checks"] = _checks_to_json(checks)
+        atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    subtitles = {role.removeprefix("subtitles_").replace("_", "."): str(p) for role, p in published.items() if role.startswith("subtitles_")}
     episode = Episode(
         episode=script.episode, video=str(published["video"]),
         video_vertical=str(published["video_vertical"]) if "video_vertical" in published else None,
-        poster=str(published["poster"]), preview=str(published["preview"]),
-        subtitles={role.removeprefix("subtitles_").replace("_", "."): str(p) for role, p in published.items() if role.startswith("subtitles_")},
-        manifest=str(manifest_path), duration_seconds=duration, expected_seconds=expected, loudness=produced.loudness,
-        version=manifest["version"], previous=str(kept) if kept is not None else "",
+        poster=str(published["poster"]), preview=str(published["preview"]), subtitles=subtitles,
+        manifest=str(out_dir / "manifest.json"), duration_seconds=duration, expected_seconds=manifest["expected_seconds"],
+        loudness=manifest["loudness"], version=manifest["version"], previous=str(kept) if kept is not None else "",
     )
+    with local_copy(published["poster"]) as poster:
+        thumbnail = _thumbnail_markdown(poster)
     metadata = {
         "constellation": f"{script.latin} {script.chinese}",
         "duration_s": round(duration, 2),
         "version": manifest["version"],
-        "loudness_lufs": produced.loudness["integrated_lufs"],
-        "true_peak_dbtp": produced.loudness["true_peak_dbtp"],
-        "transitions": " → ".join(s.transition for s in produced.slots[1:]),
+        "assembly": "unchanged: files kept" if reused else "assembled",
+        "assembly_key": key,
+        "loudness_lufs": manifest["loudness"]["integrated_lufs"],
+        "true_peak_dbtp": manifest["loudness"]["true_peak_dbtp"],
+        "transitions": " → ".join(s["transition"] for s in manifest["scenes"]) + " → fadeblack",
         "video": dg.MetadataValue.path(episode.video),
         "video_vertical": dg.MetadataValue.path(episode.video_vertical or "none"),
         "poster": dg.MetadataValue.md(thumbnail),
@@ -272,7 +353,7 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
     key = chain.key("final_episode")
 
     @chain.asset(
-        "final_episode", "episode", code_version="4", kinds={"ffmpeg", "video"},
+        "final_episode", "episode", code_version="5", kinds={"ffmpeg", "video"},
         ins=chain.ins("script", "scene_prompts", "reviewed_clips"),
         check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=False) for name in CHECKS],
     )

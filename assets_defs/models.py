@@ -107,11 +107,23 @@ class ClipRecord(BaseModel):
     episode: str = ""  # the partition the clip belongs to
     catalog_version: str = ""  # the catalog the scene's script was written from
     code_version: str = ""  # the starloom release that made the clip
+    attempts: int = 1  # generation attempts on the pool (a replica death costs one; a restarting replica none)
+    events: list[str] = Field(default_factory=list)  # what happened on the pool: deaths, restarts, retries
+
+
+class PoolShape(BaseModel):
+    """The replica pool a run chose: a later step (the review's retries) reuses it rather than
+    planning again, since every step may run in its own process."""
+
+    replicas: int
+    gpus_per_replica: int = 1
+    memory_mode: str = ""  # resident, offload or fsdp when the planner chose it to fit the GPUs' memory
 
 
 class ClipSet(BaseModel):
     episode: str
     clips: list[ClipRecord]
+    pool: PoolShape | None = None  # None: every clip came from the cache, no pool was asked
 
     @property
     def generated(self) -> int:

@@ -6,7 +6,6 @@ Defined here so assets can name them; `orchestration/resources.py` picks values 
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import PrivateAttr
 from upath import UPath
 
 from ray_jobs.backends import BackendSettings, GenerationSpec, spec_for
@@ -53,11 +52,9 @@ class ClipGenerator(dg.ConfigurableResource):
     lora_scale: float = 1.0
     cache: str = ""  # fast mode: e.g. "first_block:0.05"
     shard_weights: bool = False  # sharded replicas: FSDP-shard transformer blocks over the ranks
+    gpu_memory_gib: float | None = None  # None: from Ray's accelerator type; the planner fits shapes to it
     ray_address: str = ""  # empty: start Ray in this process
     ray_num_cpus: int | None = None
-
-    # The shape chosen for this run: a review's one-clip retry reuses the pool it has, not a new plan.
-    _shape: tuple[int, int] | None = PrivateAttr(default=None)
 
     @property
     def spec(self) -> GenerationSpec:
@@ -70,22 +67,33 @@ class ClipGenerator(dg.ConfigurableResource):
             lora_dir=self.lora_dir, lora_scale=self.lora_scale, cache=self.cache, shard_weights=self.shard_weights,
         )
 
-    def pool(self, clips: int = 1, deadline_s: float | None = None, cost: CostModel | None = None, log=None):
+    def pool(self, clips: int = 1, deadline_s: float | None = None, cost: CostModel | None = None, log=None,
+             shape=None):
         """Handles on the named replicas for these settings: warm ones are reused, missing ones started.
-        On GPUs with no fixed shape, the planner sizes the pool for `clips` and the deadline."""
-        from ray_jobs.gang import node_gpus
+        `shape` (a PoolShape an earlier step chose) is reused as is; otherwise, on GPUs with no fixed
+        shape, the planner sizes the pool for `clips` and the deadline."""
+        from ray_jobs.gang import cluster_gpu_memory_gib, node_gpus
+        from ray_jobs.memory import with_memory_mode
         from ray_jobs.planner import plan_replicas
         from ray_jobs.pool import ReplicaPool, ensure_ray
 
         ensure_ray(self.ray_address, self.ray_num_cpus)
-        replicas, gpus = self._shape or (self.replicas, self.gpus_per_replica or 1)
-        if self._shape is None and self.device.startswith("cuda") and self.gpus_per_replica is None:
-            plan = plan_replicas(node_gpus(), clips, deadline_s, cost)
+        settings = self.settings()
+        if shape is not None:
+            replicas, gpus = shape.replicas, shape.gpus_per_replica
+            settings = with_memory_mode(settings, shape.memory_mode)
+        else:
+            replicas, gpus = self.replicas, self.gpus_per_replica or 1
+        if shape is None and self.device.startswith("cuda") and self.gpus_per_replica is None:
+            card = self.gpu_memory_gib or cluster_gpu_memory_gib()
+            spec = self.spec
+            plan = plan_replicas(node_gpus(), clips, deadline_s, cost, gpu_memory_gib=card,
+                                 clip_size=(self.width or spec.width, self.height or spec.height, spec.max_frames))
             replicas, gpus = plan.replicas, plan.gpus_per_replica
+            settings = with_memory_mode(settings, plan.memory.mode if plan.memory else "")
             if log is not None:
                 log.info(f"replica plan: {plan.explain()}")
-        self._shape = (replicas, gpus)
-        return ReplicaPool(self.settings(), replicas=replicas, max_attempts=self.max_attempts, gpus_per_replica=gpus)
+        return ReplicaPool(settings, replicas=replicas, max_attempts=self.max_attempts, gpus_per_replica=gpus)
 
 
 class Postproduction(dg.ConfigurableResource):

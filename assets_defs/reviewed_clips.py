@@ -1,15 +1,21 @@
 """The `reviewed_clips` asset: automated technical review of every clip, with one retry on a new seed."""
 
+import hashlib
+import json
+
 import dagster as dg
 import numpy as np
+from upath import UPath
 
 from assets_defs.media.probe import ProbeError, luma_frames, probe_video
+from assets_defs.progress import report_progress
 from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, Verdict
-from assets_defs.raw_clips import clip_requests, generate_missing, to_record
+from assets_defs.clip_generation import clip_requests, generate_missing, to_record
 from assets_defs.resources import ClipGenerator, ClipReview, Storage
 from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed
 from assets_defs.versions import per_episode, ui_table
 from ray_jobs.backends import model_revision
+from ray_jobs.storage import atomic_write_text
 
 RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducible
 
@@ -46,8 +52,27 @@ def review_clip(path: str, width: int, height: int, num_frames: int, thresholds:
                    measures={"mean_luma": round(mean_luma, 3), "motion": round(motion, 4), "frames": info.num_frames})
 
 
-def _review(record: ClipRecord, thresholds: ClipReview) -> Verdict:
-    return review_clip(record.path, record.width, record.height, record.num_frames, thresholds)
+REVIEW_VERSION = "1"  # bump when review_clip judges the same file differently
+
+
+def verdict_path(root: UPath, record: ClipRecord, thresholds: ClipReview) -> UPath:
+    """Where a clip's verdict under these thresholds is kept: clips are content-addressed, so the
+    same key, thresholds and review code always give the same verdict."""
+    blob = json.dumps([REVIEW_VERSION, thresholds.model_dump(mode="json")], sort_keys=True).encode()
+    return root / "reviews" / record.cache_key[:2] / f"{record.cache_key}-{hashlib.sha256(blob).hexdigest()[:12]}.json"
+
+
+def _review(record: ClipRecord, thresholds: ClipReview, root: UPath) -> Verdict:
+    """The stored verdict of this clip if it was reviewed before under the same thresholds, else a new one, stored."""
+    path = verdict_path(root, record, thresholds)
+    if path.exists():
+        try:
+            return Verdict.model_validate_json(path.read_text())
+        except ValueError:
+            pass  # unreadable: review again and write a whole new one
+    verdict = review_clip(record.path, record.width, record.height, record.num_frames, thresholds)
+    atomic_write_text(path, verdict.model_dump_json())
+    return verdict
 
 
 def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts], raw: dict[str, ClipSet],
@@ -57,20 +82,25 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     other episodes' clips are reviewed and kept."""
     entries: dict[tuple[str, int, int], ReviewedClip] = {}  # (episode, scene, shot)
     retries = []  # (key, first record, first verdict, retry request)
+    total, seen = sum(len(clips.clips) for clips in raw.values()), 0
     for key, written in scripts.items():
         requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings(), written.sky_version))
         for record, request in zip(raw[key].clips, requests, strict=True):
-            verdict = _review(record, thresholds)
+            verdict = _review(record, thresholds, storage.root())
+            seen += 1
+            report_progress("review", seen, total)
             if verdict.passed:
                 entries[key, record.scene, record.shot] = ReviewedClip(clip=record, verdict=verdict)
             else:
                 log.warning(f"{request.scene_id}: clip {record.path} rejected ({verdict.reason}); regenerating with a new seed")
                 retries.append((key, record, verdict, request.with_seed(record.seed + RETRY_SEED_STEP)))
     failures = {}
-    outcomes = generate_missing([r[3] for r in retries], generator, storage, log) if retries else []
+    # The retries go to the pool raw_clips used (its shape travels in its output), not a new plan.
+    shape = next((clips.pool for clips in raw.values() if clips.pool is not None), None)
+    outcomes = generate_missing([r[3] for r in retries], generator, storage, log, shape=shape)[0] if retries else []
     for (key, record, verdict, retry), (result, cached) in zip(retries, outcomes):
         second = to_record((record.scene, record.shot), retry, result, cached, scripts[key])
-        second_verdict = _review(second, thresholds)
+        second_verdict = _review(second, thresholds, storage.root())
         if not second_verdict.passed:
             failures.setdefault(key, []).append(f"{retry.scene_id}: clip failed review twice (seeds {record.seed}, "
                                                 f"{retry.seed}): {second_verdict.reason}")
@@ -106,7 +136,7 @@ def review_table(episodes: list[ReviewedClips]) -> dg.TableMetadataValue:
 
 
 def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
-    @chain.asset("reviewed_clips", "generation", code_version="3",
+    @chain.asset("reviewed_clips", "generation", code_version="4",
                                  ins=chain.ins("script", "scene_prompts", "raw_clips"))
     def reviewed_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
                        raw_clips: dict[str, ClipSet], clip_generator: ClipGenerator, clip_review: ClipReview,

@@ -42,3 +42,13 @@ def _series_files(series_data: SeriesData):
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)
     series_files = observe_series_files(_series_files)
+
+
+def record_series_files(instance: dg.DagsterInstance, data_dir: str | Path) -> None:
+    """The same observation, reported straight to the instance (no run): what the CLI does before it
+    launches an episode, so the UI's stale markers stay true to what is on disk."""
+    from dagster._core.definitions.data_version import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
+
+    for key, patterns in (("catalog_files", CATALOG_FILES), ("prompt_rules", PROMPT_RULE_FILES)):
+        tags = {DATA_VERSION_TAG: files_version(data_dir, patterns), DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+        instance.report_runless_asset_event(dg.AssetObservation(asset_key=key, tags=tags))

@@ -1,28 +1,39 @@
-"""The `starloom` command: a thin shell over the library that turns errors into clean messages."""
+"""The `starloom` command: a thin shell over the library that turns errors into clean messages.
+
+Dagster, Ray and torch are imported inside the commands that use them, so `--help` and usage
+errors answer at once.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import click
 
-from orchestration.partitions import SPECIAL_PREFIX, PartitionDateError, parse_episode_date, today_in_series
-from orchestration.resources import Settings, parse_size
+LOCAL_INSTANCE = Path(__file__).resolve().parent.parent / "infra" / "dagster.local.yaml"
+OLD_LOCAL_HEADER = "# Local instance: SQLite storage"  # what earlier releases wrote
 
 
 def _dagster_home() -> Path:
-    """DAGSTER_HOME, defaulting to ./var/dagster (SQLite storage, created on first use)."""
+    """DAGSTER_HOME, defaulting to ./var/dagster: SQLite storage, the queued run coordinator that
+    the daemon drains, run retries (infra/dagster.local.yaml, written on first use)."""
+    from ray_jobs.storage import atomic_write_text, storage_root
+
     home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():  # SQLite storage is Dagster's default; say so, and keep telemetry off
-        config.write_text("# Local instance: SQLite storage under this folder (production: infra/dagster.yaml).\n"
-                          "telemetry:\n  enabled: false\n")
+    if not config.exists() or config.read_text().startswith(OLD_LOCAL_HEADER):
+        atomic_write_text(storage_root(config), LOCAL_INSTANCE.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _quiet(verbose: bool) -> str:
+    """Dagster's console level for in-process runs; Ray's start-up lines follow STARLOOM_VERBOSE."""
+    if verbose:
+        os.environ["STARLOOM_VERBOSE"] = "1"
+    return "INFO" if verbose else "WARNING"
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -34,8 +45,11 @@ def _root_cause(error: BaseException) -> BaseException:
 
 @click.group()
 @click.version_option(package_name="starloom")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show Dagster's run log and Ray's start-up lines.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """starloom: a constellation a day (每日一星座), from myth to finished episode."""
+    ctx.obj = {"verbose": verbose}
 
 
 @cli.command()
@@ -43,10 +57,11 @@ def cli() -> None:
 @click.option("--backend", type=click.Choice(["sky", "tiny-wan", "wan"]), help="Clip generator (default: sky, or STARLOOM_BACKEND).")
 @click.option("--size", help="Episode size as WIDTHxHEIGHT (default 1280x720).")
 @click.option("--language", type=click.Choice(["zh", "en"]), help="Narration and subtitle language (default zh).")
-def episode(date: str | None, backend: str | None, size: str | None, language: str | None) -> None:
+@click.pass_context
+def episode(ctx: click.Context, date: str | None, backend: str | None, size: str | None, language: str | None) -> None:
     """Make the episode for DATE (YYYY-MM-DD, default today in Asia/Shanghai); prints the mp4's path last."""
-    from orchestration.episode_run import run_episode
-    from orchestration.progress import show_clip_progress
+    from orchestration.partitions import PartitionDateError, parse_episode_date, today_in_series
+    from orchestration.resources import Settings, parse_size
 
     try:
         partition = parse_episode_date(date) if date else today_in_series().isoformat()
@@ -54,21 +69,28 @@ def episode(date: str | None, backend: str | None, size: str | None, language: s
     except (PartitionDateError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     settings = Settings.from_env(backend=backend, width=width, height=height, language=language)
-    _dagster_home()
-    show_clip_progress()
-    click.echo(_run(lambda echo: run_episode(partition, settings, echo=echo, log_level="WARNING"), partition)[partition].video)
+    click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
 
 
-def _run(work, what: str) -> dict:
-    """Run `work(echo)` and return its final_episode outputs {partition: Episode}; a failure becomes
-    one clean message naming the episode and the root error."""
+def _run(ctx: click.Context, work, what: str) -> dict:
+    """Run `work(run_chain-with-options)` and return its final_episode outputs {partition: Episode};
+    progress goes to stderr, and a failure becomes one clean message naming the episode and the root error."""
     import dagster as dg
 
+    from orchestration.episode_run import run_chain
+    from orchestration.progress import hide_progress, show_progress
+
+    level = _quiet(ctx.obj["verbose"])
+    _dagster_home()
+    display = show_progress()
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
     try:
-        result = work(lambda line: click.echo(line, err=True))
+        result = work(lambda keys, settings, special=False: run_chain(keys, settings, special, echo=echo, log_level=level))
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
         raise click.ClickException(f"episode {what} failed: {type(cause).__name__}: {cause}") from None
+    finally:
+        hide_progress(display)
     node = next(n for n in ("final_episode", "special__final_episode") if result.job_def.has_node_named(n))
     return result.output_for_node(node)
 
@@ -76,12 +98,12 @@ def _run(work, what: str) -> dict:
 @cli.command()
 @click.argument("start")
 @click.argument("end")
-def backfill(start: str, end: str) -> None:
+@click.pass_context
+def backfill(ctx: click.Context, start: str, end: str) -> None:
     """Make every episode from START to END (inclusive) in one run: all their clips share one queue
     on the replica pool, so models load once. Prints each mp4's path."""
-    from orchestration.episode_run import run_chain
-    from orchestration.partitions import daily_partitions
-    from orchestration.progress import show_clip_progress
+    from orchestration.partitions import PartitionDateError, daily_partitions, parse_episode_date
+    from orchestration.resources import Settings
 
     try:
         first, last = parse_episode_date(start), parse_episode_date(end)
@@ -90,47 +112,41 @@ def backfill(start: str, end: str) -> None:
     if first > last:
         raise click.UsageError(f"START {first} is after END {last}")
     keys = [k for k in daily_partitions.get_partition_keys() if first <= k <= last]
-    settings = Settings.from_env()
-    _dagster_home()
-    show_clip_progress()
-    episodes = _run(lambda echo: run_chain(keys, settings, echo=echo, log_level="WARNING"), f"{first}…{last}")
+    episodes = _run(ctx, lambda run: run(keys, Settings.from_env()), f"{first}…{last}")
     for key in keys:
         click.echo(episodes[key].video)
 
 
 @cli.command()
 @click.argument("text")
-def special(text: str) -> None:
+@click.pass_context
+def special(ctx: click.Context, text: str) -> None:
     """Make a special episode told from TEXT (a sentence or a few, naming a myth or a constellation);
     the same as adding TEXT as a partition of the special chain in the UI. Prints the mp4's path."""
-    from orchestration.episode_run import run_chain
-    from orchestration.partitions import check_special_text, episode_id
-    from orchestration.progress import show_clip_progress
+    from orchestration.partitions import PartitionDateError, check_special_text, episode_id
+    from orchestration.resources import Settings
 
     try:
         key = check_special_text(text)
     except PartitionDateError as error:
         raise click.UsageError(str(error)) from None
-    settings = Settings.from_env()
-    _dagster_home()
-    show_clip_progress()
     click.echo(f"special {episode_id(key)}", err=True)
-    click.echo(_run(lambda echo: run_chain([key], settings, special=True, echo=echo, log_level="WARNING"),
-                    episode_id(key))[key].video)
+    click.echo(_run(ctx, lambda run: run([key], Settings.from_env(), special=True), episode_id(key))[key].video)
 
 
 @cli.command()
 @click.argument("date")
 @click.argument("instruction")
 @click.option("--scene", type=int, required=True, help="The scene to change (1-based, as `starloom lineage` shows).")
-def revise(date: str, instruction: str, scene: int) -> None:
+@click.pass_context
+def revise(ctx: click.Context, date: str, instruction: str, scene: int) -> None:
     """Edit one scene of DATE's episode ("make the lightning brighter"): the instruction is kept,
     the scene's prompt rewritten, its clip made again and the episode reassembled; the previous cut
     stays under versions/. Prints the new mp4's path."""
     from assets_defs.edits import record_edit
-    from orchestration.episode_run import run_episode
     from orchestration.lineage import LineageError, episode_lineage
-    from orchestration.progress import show_clip_progress
+    from orchestration.partitions import PartitionDateError, parse_episode_date
+    from orchestration.resources import Settings
     from ray_jobs.storage import storage_root
 
     settings = Settings.from_env()
@@ -142,9 +158,7 @@ def revise(date: str, instruction: str, scene: int) -> None:
     except (PartitionDateError, LineageError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{partition} scene {scene}: edit recorded: {instruction}", err=True)
-    _dagster_home()
-    show_clip_progress()
-    click.echo(_run(lambda echo: run_episode(partition, settings, echo=echo, log_level="WARNING"), partition)[partition].video)
+    click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
 
 
 @cli.command()
@@ -160,6 +174,8 @@ def picks(start: str | None, days: int) -> None:
 
     from assets_defs.catalog import CatalogError, load_catalog
     from assets_defs.pick import CalendarError, load_calendar, picks_through
+    from orchestration.partitions import PartitionDateError, parse_episode_date, today_in_series
+    from orchestration.resources import Settings
 
     settings = Settings.from_env()
     try:
@@ -180,12 +196,19 @@ def picks(start: str | None, days: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True)
-def ui(host: str, port: int) -> None:
-    """Open the Dagster UI on the same storage and DAGSTER_HOME as `starloom episode`."""
+@click.option("--no-ray", is_flag=True, help="Do not start a local Ray head (each step then starts Ray in its own process).")
+def ui(host: str, port: int, no_ray: bool) -> None:
+    """The whole local deployment on the DAGSTER_HOME `starloom episode` uses: the Dagster webserver,
+    the daemon (runs launched from the UI, backfills, the schedule, the failure sensor) and, unless
+    RAY_ADDRESS is set, a local Ray head that keeps replicas warm between runs. Ctrl-C stops it all."""
+    from orchestration.deployment import DeploymentError, serve
+
     home = _dagster_home()
-    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})", err=True)
-    cmd = [sys.executable, "-m", "dagster_webserver", "-m", "orchestration.definitions", "-h", host, "-p", str(port)]
-    sys.exit(subprocess.call(cmd))
+    try:
+        code = serve(home, host, port, start_ray=not no_ray, echo=lambda line: click.echo(line, err=True))
+    except DeploymentError as error:
+        raise click.ClickException(str(error)) from None
+    raise SystemExit(code)
 
 
 @cli.command()
@@ -222,6 +245,7 @@ def lineage(date: str, scene: int | None) -> None:
     from rich.table import Table
 
     from orchestration.lineage import LineageError, episode_lineage
+    from orchestration.partitions import SPECIAL_PREFIX, PartitionDateError, parse_episode_date
     from orchestration.resources import Settings
     from ray_jobs.storage import storage_root
 
@@ -264,6 +288,55 @@ def lineage(date: str, scene: int | None) -> None:
         console.print(files)
 
 
+@cli.command()
+@click.option("--nodes", required=True, help="GPUs per node, comma-separated (e.g. 8,8: two nodes of eight).")
+@click.option("--gpu-memory", type=float, required=True, help="Memory of each GPU in GiB, as the driver reports it (80, 141, 48, 24).")
+@click.option("--clips", type=int, required=True, help="Clips to make (one per shot; a day is about 12).")
+@click.option("--deadline", help="Finish by HH:MM (Asia/Shanghai, today); default: as fast as possible.")
+@click.option("--size", default="1280x720", show_default=True, help="Clip size WIDTHxHEIGHT (81 frames).")
+def plan(nodes: str, gpu_memory: float, clips: int, deadline: str | None, size: str) -> None:
+    """Show the Wan2.2 A14B replica shape the planner would choose for a cluster: GPUs per replica,
+    replicas, loading mode (resident, offload, fsdp) and the memory each GPU needs at its peak."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from ray_jobs.memory import MODES, ShapeDoesNotFitError, fit_replica, peak_parts
+    from ray_jobs.planner import parallel_degrees, plan_replicas
+    from orchestration.resources import parse_size
+
+    try:
+        node_gpus = [int(n) for n in nodes.split(",")]
+        width, height = parse_size(size)
+    except ValueError as error:
+        raise click.UsageError(f"--nodes must look like 8,8 and --size like 1280x720: {error}") from None
+    deadline_s = None
+    if deadline:
+        try:
+            hour, minute = (int(part) for part in deadline.split(":"))
+            dt.time(hour, minute)
+        except ValueError:
+            raise click.UsageError(f"--deadline must look like 18:00 (HH:MM), got {deadline!r}") from None
+        now = dt.datetime.now(ZoneInfo("Asia/Shanghai"))
+        deadline_s = (now.replace(hour=hour, minute=minute, second=0, microsecond=0) - now).total_seconds()
+        if deadline_s <= 0:
+            raise click.UsageError(f"--deadline {deadline} has passed today in Asia/Shanghai")
+    try:
+        chosen = plan_replicas(node_gpus, clips, deadline_s, gpu_memory_gib=gpu_memory, clip_size=(width, height, 81))
+    except (ShapeDoesNotFitError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"plan: {chosen.replicas} replica(s) x {chosen.gpus_per_replica} GPU(s), {chosen.memory.mode}; "
+               f"makespan {chosen.makespan_s:.0f} s" + ("" if chosen.meets_deadline else " (misses the deadline)"))
+    for reason in chosen.reasons:
+        click.echo(f"  {reason}")
+    click.echo(f"memory per GPU at {width}x{height}x81 ({gpu_memory:g} GiB cards):")
+    for gpus in parallel_degrees(max_gpus=max(node_gpus)):
+        fit = fit_replica(gpus, gpu_memory, width, height, 81)
+        needs = ", ".join(f"{m} {sum(g for _, g in peak_parts(m, gpus, width, height, 81)):.1f}" for m in MODES
+                          if (m != "offload" or gpus == 1) and (m != "fsdp" or gpus > 1))
+        mark = "*" if gpus == chosen.gpus_per_replica else " "
+        click.echo(f" {mark}{gpus} GPU(s): {fit.explain() if fit else 'does not fit'}  [GiB: {needs}]")
+
+
 @cli.group("ray")
 def ray_group() -> None:
     """A long-lived local Ray head, so replicas stay warm between runs (state in ./var/ray)."""
@@ -276,6 +349,7 @@ def ray_start(port: int | None, num_cpus: int | None) -> None:
     """Start the head (or report the running one) and print the variables to point runs at it."""
     from orchestration.local_ray import LocalRayError, start_head
 
+    _quiet(False)
     try:
         state = start_head(Path("var/ray").resolve(), port=port, num_cpus=num_cpus)
     except LocalRayError as error:

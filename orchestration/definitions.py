@@ -13,10 +13,16 @@ from orchestration.sensors import episode_failure_sensor
 
 ALL_ASSETS = [catalog, *DAILY_ASSETS, *SPECIAL_ASSETS]
 
-defs = dg.Definitions(
-    assets=[series_files, *ALL_ASSETS],
-    jobs=[daily_episode_job, special_episode_job],
-    schedules=[daily_episode_schedule],
-    sensors=[episode_failure_sensor],
-    resources=build_resources(Settings.from_env()),
-)
+
+def build_defs(resources: dict) -> dg.Definitions:
+    """The code location; the CLI builds the same one with its own settings, so its runs are the UI's jobs."""
+    return dg.Definitions(
+        assets=[series_files, *ALL_ASSETS],
+        jobs=[daily_episode_job, special_episode_job],
+        schedules=[daily_episode_schedule],
+        sensors=[episode_failure_sensor],
+        resources=resources,
+    )
+
+
+defs = build_defs(build_resources(Settings.from_env()))

@@ -1,30 +1,32 @@
-"""Materialize episodes in this process (a day, a run of days, a special), recorded in DAGSTER_HOME like any run."""
+"""Run the project's own jobs from the CLI: `daily_episode_job` for a day or a run of days,
+`special_episode_job` for a special. The same definitions the UI shows, so the UI can re-execute
+any run the CLI started; each episode (or backfill) is one run.
+
+The CLI executes in its own process (`execute_in_process`): a one-off run needs no daemon, shows
+its progress in the terminal and returns the mp4's path. Runs that should queue behind others, or
+outlive the terminal, are launched from the UI, where the daemon runs them step by step.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 
-from assets_defs.catalog import catalog
-from assets_defs.series_files import series_files
-from orchestration.definitions import ALL_ASSETS
-from orchestration.resources import Settings, build_resources
+from assets_defs.series_files import record_series_files
+from orchestration.definitions import build_defs
 from orchestration.partitions import episode_id, special_partitions
-from orchestration.schedules import DAILY_ASSETS, SPECIAL_ASSETS
+from orchestration.resources import Settings, build_resources
 
 
 def console(level: str) -> dict:
     """Run config for how much of the run log reaches the terminal; the UI keeps all of it."""
     return {"loggers": {"console": {"config": {"log_level": level}}}}
-
-
-def observe_series_files(instance: dg.DagsterInstance, resources: dict) -> None:
-    """Record the editable files' content hashes (Dagster's own observation run, in process)."""
-    job = dg.define_asset_job("observe_series_files", selection=dg.AssetSelection.assets(series_files))
-    defs = dg.Definitions(assets=[series_files], jobs=[job], resources={"series_data": resources["series_data"]})
-    defs.resolve_job_def("observe_series_files").execute_in_process(instance=instance)
 
 
 def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
@@ -36,25 +38,39 @@ def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
         build_tiny_wan(settings.resolved_model_dir())
 
 
-def materialize_catalog(settings: Settings, echo: Callable[[str], None], instance: dg.DagsterInstance,
-                        resources: dict, log_level: str) -> None:
-    ensure_model(settings, echo)
-    echo(f"catalog from {settings.data_dir}")
-    # Observing the editable files first keeps the UI's stale markers true to what is on disk.
-    observe_series_files(instance, resources)
-    dg.materialize([catalog], instance=instance, resources=resources, run_config=console(log_level))
+CODE_LOCATION = "orchestration.definitions"  # the location name `dagster-webserver -m orchestration.definitions` loads
+
+
+@contextlib.contextmanager
+def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str):
+    """Runs created inside record the code location their job lives in, as a run the daemon launches
+    does. `execute_in_process` records none, and the UI cannot re-execute a run without it
+    ("Re-execute" and "from failure" look the job up there). STARLOOM_CODE_LOCATION names the
+    location where a deployment's workspace calls it something else."""
+    from dagster._core.remote_origin import (ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin,
+                                             RemoteRepositoryOrigin)
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=CODE_LOCATION),
+        location_name=os.environ.get("STARLOOM_CODE_LOCATION", CODE_LOCATION))
+    origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)
+    instance.create_run_for_job = functools.partial(instance.create_run_for_job, remote_job_origin=origin)
+    try:
+        yield
+    finally:
+        del instance.create_run_for_job  # back to the class's own method
 
 
 def run_chain(keys: list[str], settings: Settings, special: bool = False, echo: Callable[[str], None] = print,
               instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
               **resource_overrides) -> dg.ExecuteInProcessResult:
-    """Catalog first (unpartitioned), then one run over every episode in `keys` (consecutive days,
-    or one special), exactly what a UI backfill launches under the single-run backfill policy.
-    Raises on failure, naming what broke."""
-    resources = build_resources(settings) | resource_overrides
+    """One run of the episode job over every episode in `keys` (consecutive days, or one special):
+    the catalog first, then every stage, exactly the job a UI backfill launches under the
+    single-run backfill policy. Raises on failure, naming what broke."""
     instance = instance or dg.DagsterInstance.get()
-    materialize_catalog(settings, echo, instance, resources, log_level)
-    assets = SPECIAL_ASSETS if special else DAILY_ASSETS
+    ensure_model(settings, echo)
+    record_series_files(instance, settings.data_dir)
     if special:
         instance.add_dynamic_partitions(special_partitions.name, keys)
     tags = {}
@@ -62,12 +78,14 @@ def run_chain(keys: list[str], settings: Settings, special: bool = False, echo: 
         tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
     what = f"special {episode_id(keys[0])}" if special else (keys[0] if len(keys) == 1 else f"{keys[0]}…{keys[-1]}")
     echo(f"episode {what} with backend {settings.backend} into {settings.storage}")
-    job = dg.define_asset_job("episode_run", selection=dg.AssetSelection.assets(*assets))
-    defs = dg.Definitions(assets=ALL_ASSETS, jobs=[job], resources=resources)
-    result = defs.resolve_job_def("episode_run").execute_in_process(
-        instance=instance, partition_key=keys[0] if len(keys) == 1 else None, tags=tags, run_config=console(log_level))
+    defs = build_defs(build_resources(settings) | resource_overrides)
+    job = defs.resolve_job_def("special_episode_job" if special else "daily_episode_job")
+    with recorded_as_the_ui_job(instance, job.name):
+        result = job.execute_in_process(instance=instance, partition_key=keys[0] if len(keys) == 1 else None, tags=tags,
+                                        run_config=console(log_level), raise_on_error=True)
     for check in result.get_asset_check_evaluations():
-        echo(f"check {check.check_name}: {'passed' if check.passed else 'FAILED'}")
+        if not check.passed:
+            echo(f"check {check.check_name}: FAILED")
     return result
 
 

@@ -43,6 +43,7 @@ class Settings(BaseModel):
     offload_idle_expert: bool = False
     gpus_per_replica: int | None = None  # unset: 1 on CPUs, the planner's choice on GPUs
     shard_weights: bool = False
+    gpu_memory_gib: float | None = None  # unset: from the cluster's accelerator type
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -66,6 +67,7 @@ class Settings(BaseModel):
             "offload_idle_expert": os.environ.get("STARLOOM_OFFLOAD_IDLE_EXPERT"),
             "gpus_per_replica": os.environ.get("STARLOOM_GPUS_PER_REPLICA"),
             "shard_weights": os.environ.get("STARLOOM_SHARD_WEIGHTS"),
+            "gpu_memory_gib": os.environ.get("STARLOOM_GPU_MEMORY_GIB"),
         }
         if size := os.environ.get("STARLOOM_SIZE"):
             env["width"], env["height"] = parse_size(size)
@@ -73,7 +75,8 @@ class Settings(BaseModel):
             env["vertical_width"], env["vertical_height"] = (0, 0) if size == "off" else parse_size(size)
         if size := os.environ.get("STARLOOM_CLIP_SIZE"):
             env["clip_width"], env["clip_height"] = parse_size(size)
-        values = {k: v for k, v in env.items() if v} | {k: v for k, v in overrides.items() if v is not None}
+        # An unset or empty variable keeps the default; a zero (STARLOOM_VERTICAL_SIZE=off) is a value.
+        values = {k: v for k, v in env.items() if v is not None and v != ""} | {k: v for k, v in overrides.items() if v is not None}
         return cls(**values)
 
     def resolved_model_dir(self) -> str:
@@ -104,6 +107,7 @@ def build_resources(settings: Settings) -> dict:
             ray_address=settings.ray_address, device=settings.device, lora_dir=settings.lora_dir,
             cache=settings.cache, vae_tiling=settings.vae_tiling, offload_idle_expert=settings.offload_idle_expert,
             gpus_per_replica=settings.gpus_per_replica, shard_weights=settings.shard_weights,
+            gpu_memory_gib=settings.gpu_memory_gib,
             width=settings.width if sky else settings.clip_width, height=settings.height if sky else settings.clip_height,
         ),
         "clip_review": ClipReview(),

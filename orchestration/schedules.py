@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from assets_defs.catalog import catalog
 from assets_defs.final_episode import final_episode, special_final_episode
 from assets_defs.raw_clips import raw_clips, special_raw_clips
 from assets_defs.reviewed_clips import reviewed_clips, special_reviewed_clips
@@ -21,18 +22,17 @@ RUN_RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILU
 
 daily_episode_job = dg.define_asset_job(
     "daily_episode_job",
-    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
-    description="Script, prompts, clips, review and the finished film for one day of the series.",
+    selection=dg.AssetSelection.assets(catalog, *DAILY_ASSETS),
+    description="The catalog, then script, prompts, clips, review and the finished film for one day of the series.",
     tags=RUN_RETRIES,
 )
 
 special_episode_job = dg.define_asset_job(
     "special_episode_job",
-    selection=dg.AssetSelection.assets(*SPECIAL_ASSETS),
+    selection=dg.AssetSelection.assets(catalog, *SPECIAL_ASSETS),
     description="A special episode told from a producer's sentence (the partition key): same chain as the daily one.",
     tags=RUN_RETRIES,
 )
-
 
 
 def schedule_time(text: str) -> tuple[int, int]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
+
+from ray_jobs.tools import run_tool
 
 CJK_FAMILY = "Noto Sans CJK SC"
 
@@ -18,7 +19,7 @@ class FontMissingError(FileNotFoundError):
 @lru_cache(maxsize=1)
 def cjk_font_path() -> Path:
     try:
-        found = subprocess.run(["fc-match", "-f", "%{file}", f"{CJK_FAMILY}:lang=zh-cn"], capture_output=True, text=True).stdout
+        found = run_tool(["fc-match", "-f", "%{file}", f"{CJK_FAMILY}:lang=zh-cn"], text=True).stdout
     except FileNotFoundError:
         found = ""
     path = Path(found)

@@ -61,6 +61,17 @@ def node_gpus() -> list[int]:
     return [int(node["Resources"].get("GPU", 0)) for node in ray.nodes() if node["Alive"]]
 
 
+def cluster_gpu_memory_gib() -> float | None:
+    """Memory of the smallest GPU model in the cluster, from Ray's `accelerator_type:…` node resources;
+    None when no node names a card the planner knows (then set STARLOOM_GPU_MEMORY_GIB)."""
+    from ray_jobs.memory import card_gib_of
+
+    sizes = [card_gib_of(key.split(":", 1)[1]) for node in ray.nodes() if node["Alive"]
+             for key in node["Resources"] if key.startswith("accelerator_type:")]
+    known = [s for s in sizes if s is not None]
+    return min(known) if known else None
+
+
 class SoloReplica:
     def __init__(self, name: str, settings: BackendSettings):
         self.name, self.settings = name, settings

@@ -12,6 +12,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ray_jobs.memory import MemoryPlan, ShapeDoesNotFitError, fit_replica, refusal
+
 A14B_HEADS = 40
 # Seconds per 720p clip by GPUs per replica (Wan2.2 README, H100). 2 and 5 GPUs are not published;
 # they are interpolated in parallel efficiency (1.0 at 1 GPU, 0.90 at 4, 0.84 at 8).
@@ -75,23 +77,34 @@ class Plan:
     gpu_seconds_per_clip: float
     meets_deadline: bool
     reasons: tuple[str, ...]
+    memory: MemoryPlan | None = None  # None: the GPUs' memory is unknown, every shape was allowed
 
     def explain(self) -> str:
-        return (f"{self.replicas} replica(s) x {self.gpus_per_replica} GPU(s): makespan {self.makespan_s:.0f} s; "
+        memory = f"; memory {self.memory.explain()}" if self.memory else ""
+        return (f"{self.replicas} replica(s) x {self.gpus_per_replica} GPU(s): makespan {self.makespan_s:.0f} s{memory}; "
                 + "; ".join(self.reasons))
 
 
 def plan_replicas(node_gpus: list[int], clips: int, deadline_s: float | None, cost: CostModel | None = None,
-                  heads: int = A14B_HEADS) -> Plan:
+                  heads: int = A14B_HEADS, gpu_memory_gib: float | None = None,
+                  clip_size: tuple[int, int, int] = (1280, 720, 81)) -> Plan:
     """The shape that meets the deadline with the fewest GPU-seconds per clip (leaving GPUs for
-    backfills); with no deadline, or none that meets it, the shortest makespan."""
+    backfills); with no deadline, or none that meets it, the shortest makespan. With the GPUs'
+    memory known, only shapes that fit are considered, each in the fastest loading mode that fits
+    (ray_jobs/memory.py); when none fits, ShapeDoesNotFitError gives the numbers."""
     if clips < 1:
         raise ValueError(f"nothing to plan: {clips} clips")
     if not node_gpus or max(node_gpus) < 1:
         raise ValueError(f"the cluster has no GPUs (nodes: {node_gpus})")
     cost = cost or CostModel()
+    degrees = parallel_degrees(heads, max(node_gpus))
+    fits = {g: fit_replica(g, gpu_memory_gib, *clip_size) if gpu_memory_gib else None for g in degrees}
+    if gpu_memory_gib and not any(fits.values()):
+        raise ShapeDoesNotFitError(refusal(degrees, gpu_memory_gib, *clip_size))
     options = []
-    for gpus in parallel_degrees(heads, max(node_gpus)):
+    for gpus in degrees:
+        if gpu_memory_gib and fits[gpus] is None:
+            continue
         replicas = sum(n // gpus for n in node_gpus)  # a replica never spans nodes (STRICT_PACK)
         seconds = cost.seconds_per_clip(gpus)
         makespan = math.ceil(clips / replicas) * seconds
@@ -109,5 +122,7 @@ def plan_replicas(node_gpus: list[int], clips: int, deadline_s: float | None, co
             why = [f"no shape meets the {deadline_s:.0f} s deadline; shortest makespan instead"]
     others = ", ".join(f"{g}x{r}: {m:.0f} s" for g, r, m, _ in options if g != choice[0])
     why.append(f"alternatives (GPUs x replicas: makespan) {others}" if others else "only shape that fits")
+    if gpu_memory_gib and any(f is None for f in fits.values()):
+        why.append("too large for the GPUs' memory: " + ", ".join(f"{g} GPU(s)" for g, f in fits.items() if f is None))
     gpus, replicas, makespan, gpu_seconds = choice
-    return Plan(gpus, replicas, makespan, gpu_seconds, deadline_s is None or makespan <= deadline_s, tuple(why))
+    return Plan(gpus, replicas, makespan, gpu_seconds, deadline_s is None or makespan <= deadline_s, tuple(why), fits[gpus])

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from ray.util.placement_group import remove_placement_group
 
 from ray_jobs.backends import BackendSettings
@@ -25,6 +28,10 @@ from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult
 __all__ = ["NAMESPACE", "ReplicaPool", "ReplicaStartError", "ensure_ray"]
 
 REPLICA_PREFIX = "replica-"
+RESTART_POLL_S = 0.5  # how often a restarting replica is asked whether it is ready
+# A clip whose replica keeps going away mid-clip may be what kills it (out of memory): past this
+# many uncounted refusals, each one counts as an attempt, so such a clip still ends.
+MAX_UNCOUNTED_REFUSALS = 5
 
 
 def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
@@ -36,12 +43,16 @@ def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS", "")
+    # Ray's start-up lines are for `-v` (STARLOOM_VERBOSE=1); warnings and errors always show.
+    quiet = {} if os.environ.get("STARLOOM_VERBOSE") == "1" else {"logging_level": logging.WARNING}
+    if quiet:  # "token authentication is enabled": true of every cluster here, nothing to act on
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address:
-        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+        ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, **quiet)
     else:
         # address="local": a new cluster in this process, even if a `ray start` head runs here.
         ray.init(address="local", num_cpus=num_cpus or max(os.cpu_count() or 1, 2), namespace=NAMESPACE,
-                 include_dashboard=False, log_to_driver=False)
+                 include_dashboard=False, log_to_driver=False, **quiet)
 
 
 def pool_id(settings: BackendSettings) -> str:
@@ -63,6 +74,7 @@ class ReplicaPool:
         if gpus_per_replica < 1:
             raise ValueError(f"a replica spans at least one GPU (or CPU rank), got {gpus_per_replica}")
         self.settings, self.max_attempts, self.gpus_per_replica = settings, max_attempts, gpus_per_replica
+        self.start_timeout_s = start_timeout_s
         shape = f"x{gpus_per_replica}" if gpus_per_replica > 1 else ""
         self.names = [f"{REPLICA_PREFIX}{pool_id(settings)}{shape}-{i}" for i in range(replicas)]
         if gpus_per_replica > 1:
@@ -84,46 +96,116 @@ class ReplicaPool:
                  on_done: Callable[[ClipResult], None] | None = None,
                  on_retry: Callable[[str], None] | None = None) -> list[ClipResult]:
         """Results in request order; each idle replica pulls the next clip from one queue.
-        `on_retry` hears, in words, of each failed attempt that will be tried again. A clip that fails
-        `max_attempts` times does not stop the others (a backfill's other days finish and are stored);
-        the call then raises, naming every clip that failed."""
-        queue = list(range(len(requests)))
+        `on_retry` hears, in words, of each failed attempt, replica death and restart. A clip that
+        fails `max_attempts` times does not stop the others (a backfill's other days finish and are
+        stored); the call then raises, naming every clip that failed.
+
+        A replica that dies is restarted by Ray and takes no work until its `ready()` answers: while
+        Ray restarts it the actor refuses calls (ActorUnavailableError), and such a refusal is an
+        infrastructure hiccup, not a failed attempt of the clip."""
+        say = on_retry or (lambda _: None)
+        queue = deque(range(len(requests)))
         attempts = [0] * len(requests)
+        refusals = [0] * len(requests)
+        events: list[list[str]] = [[] for _ in requests]
         results: dict[int, ClipResult] = {}
         failed: dict[int, BaseException] = {}
         running: dict[ray.ObjectRef, tuple[int, int, list[ray.ObjectRef]]] = {}
-        idle = list(range(len(self.replicas)))
+        coming_back: dict[ray.ObjectRef, tuple[int, list[ray.ObjectRef]]] = {}  # first ready() ref -> slot, all refs
+        ask_again: list[tuple[float, int]] = []  # (when, slot): a restarting replica to ask again
+        restarted_at: dict[int, float] = {}
+        idle = deque(range(len(self.replicas)))
         while queue or running:
             while queue and idle:
-                index, slot = queue.pop(0), idle.pop(0)
+                index, slot = queue.popleft(), idle.popleft()
                 attempts[index] += 1
                 primary, others = self.replicas[slot].submit(requests[index], storage_url)
                 running[primary] = (index, slot, others)
-            [done], _ = ray.wait(list(running), num_returns=1)
-            index, slot, others = running.pop(done)
+            now = time.monotonic()
+            for when, slot in [item for item in ask_again if item[0] <= now]:
+                ask_again.remove((when, slot))
+                self._ask_ready(slot, coming_back)
+            if not running and not coming_back:
+                if not ask_again:
+                    break  # no replica left to work on the queue
+                time.sleep(max(0.0, min(w for w, _ in ask_again) - time.monotonic()))
+                continue
+            wait_s = max(0.05, min(w for w, _ in ask_again) - now) if ask_again else None
+            done, _ = ray.wait([*running, *coming_back], num_returns=1, timeout=wait_s)
+            if not done:
+                continue
+            ref = done[0]
+            if ref in coming_back:
+                slot, refs = coming_back.pop(ref)
+                self._hear_ready(slot, refs, restarted_at, ask_again, idle, say)
+                continue
+            index, slot, others = running.pop(ref)
             try:
-                results[index] = ray.get(done)
+                results[index] = ray.get(ref)
                 ray.get(others)  # the other ranks of a gang: their errors count too
             except Exception as error:
-                if isinstance(error, RayActorError):  # a dead replica (or rank): bring it back
+                name = self.names[slot]
+                uncounted = isinstance(error, ActorUnavailableError) and refusals[index] < MAX_UNCOUNTED_REFUSALS
+                if uncounted:
+                    refusals[index] += 1
+                    attempts[index] -= 1  # the replica is restarting: not the clip's fault
+                    events[index].append(f"{name} went away mid-clip (ActorUnavailableError); requeued, not counted")
+                elif isinstance(error, RayActorError):
+                    events[index].append(f"attempt {attempts[index]}: {name} died ({type(error).__name__})")
+                else:
+                    events[index].append(f"attempt {attempts[index]} on {name} failed: {_cause(error)}")
+                if isinstance(error, RayActorError):
+                    say(f"{requests[index].scene_id}: replica {name} went away ({type(error).__name__}); "
+                        "it takes no work until Ray has restarted it")
                     self.replicas[slot].revive()
+                    restarted_at[slot] = time.monotonic()
+                    self._ask_ready(slot, coming_back)
+                else:
+                    idle.append(slot)
                 if attempts[index] >= self.max_attempts:
                     failed[index] = error
-                    idle.append(slot)
                     continue
-                queue.insert(0, index)  # next idle replica takes it; this one goes to the back
-                idle.append(slot)
-                if on_retry is not None:
-                    on_retry(f"{requests[index].scene_id}: attempt {attempts[index]} on {self.names[slot]} failed "
-                             f"({type(error).__name__}); retrying")
+                queue.appendleft(index)  # next idle replica takes it
+                if not uncounted:
+                    say(f"{requests[index].scene_id}: attempt {attempts[index]} on {name} failed "
+                        f"({type(error).__name__}); retrying")
                 continue
-            idle.insert(0, slot)
+            idle.appendleft(slot)
+            results[index] = replace(results[index], attempts=attempts[index], events=tuple(events[index]))
             if on_done is not None:
                 on_done(results[index])
+        for index in queue:  # only when every replica is gone for good
+            failed[index] = ReplicaStartError("no replica left to generate it")
         if failed:
             raise ClipGenerationError({requests[i].scene_id: f"clip generation failed {attempts[i]} times: {_cause(e)}"
                                        for i, e in sorted(failed.items())}, done=len(results))
         return [results[i] for i in range(len(requests))]
+
+    def _ask_ready(self, slot: int, coming_back: dict) -> None:
+        refs = self.replicas[slot].ready()
+        coming_back[refs[0]] = (slot, refs)
+
+    def _hear_ready(self, slot: int, refs: list[ray.ObjectRef], restarted_at: dict[int, float],
+                    ask_again: list[tuple[float, int]], idle: deque, say: Callable[[str], None]) -> None:
+        """A revived replica answered `ready()`: back to work, or ask again while Ray still restarts it."""
+        name = self.names[slot]
+        try:
+            ray.get(refs, timeout=self.start_timeout_s)  # every rank of a gang
+        except (ActorUnavailableError, GetTimeoutError):
+            if time.monotonic() - restarted_at[slot] > self.start_timeout_s:
+                say(f"replica {name} did not come back within {self.start_timeout_s:.0f} s; working without it")
+                return
+            ask_again.append((time.monotonic() + RESTART_POLL_S, slot))
+            return
+        except RayActorError:  # out of restarts: start a new one under the same name
+            self.replicas[slot].revive()
+            ask_again.append((time.monotonic() + RESTART_POLL_S, slot))
+            return
+        except Exception as error:  # noqa: BLE001 - a model that no longer loads: this replica is done
+            say(f"replica {name} failed to load again ({_cause(error)}); working without it")
+            return
+        say(f"replica {name} is back after {time.monotonic() - restarted_at.pop(slot):.1f} s")
+        idle.append(slot)
 
     def stats(self) -> list[dict]:
         return ray.get([replica.stats() for replica in self.replicas])

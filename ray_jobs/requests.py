@@ -60,6 +60,8 @@ class ClipResult:
     fps: int
     replica: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    attempts: int = 1  # counted by the pool; a restarting replica's refusals are not counted
+    events: tuple[str, ...] = ()  # the pool's account of this clip: deaths, restarts, retries
 
     def to_dict(self) -> dict:
         return asdict(self)

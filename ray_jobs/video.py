@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from ray_jobs.tools import run_tool
 
 
 class EncodeError(RuntimeError):
@@ -25,7 +26,7 @@ def encode_frames(frames: np.ndarray, fps: int, out: Path) -> None:
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p",
         "-frames:v", str(count), str(out),
     ]
-    proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
+    proc = run_tool(cmd, input=np.ascontiguousarray(frames).tobytes())
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace")[-800:]
         raise EncodeError(f"ffmpeg could not encode {count} frames to {out}: {tail}")

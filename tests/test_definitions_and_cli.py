@@ -59,7 +59,7 @@ def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["lineage"], ["ray"], ["ray", "start"], ["build-tiny-wan"],
-                                     ["backfill"], ["special"], ["revise"]])
+                                     ["backfill"], ["special"], ["revise"], ["plan"], ["picks"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -86,24 +86,82 @@ def test_settings_come_from_the_environment(monkeypatch):
         parse_size("321x180")
 
 
-def test_clip_progress_bar_draws_from_the_clip_log():
+def test_progress_is_a_plain_line_per_stage_when_stderr_is_not_a_terminal():
     import io
-    import logging
 
-    from assets_defs.raw_clips import PROGRESS
-    from orchestration.progress import ClipProgressBar
+    from assets_defs.progress import report_progress
+    from orchestration.progress import hide_progress, show_progress
 
     out = io.StringIO()
-    bar = ClipProgressBar(stream=out, width=4)
-    PROGRESS.addHandler(bar)
-    PROGRESS.setLevel(logging.INFO)
+    display = show_progress(out)
     try:
-        for done in (1, 2):
-            PROGRESS.info("clip %d/%d", done, 2, extra={"clips_done": done, "clips_total": 2})
-        PROGRESS.info("unrelated")
+        for done in range(4):
+            report_progress("clips", done, 3)
+        report_progress("assembly", 0, 6, "narration")
+        report_progress("assembly", 6, 6, "done")
     finally:
-        PROGRESS.removeHandler(bar)
-    assert out.getvalue() == "\rclips [##..] 1/2\rclips [####] 2/2\n"
+        hide_progress(display)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "clips 0/3" and lines[1].startswith("clips 3/3 in ") and "\r" not in out.getvalue()
+    assert lines[2] == "assembly 0/6 narration" and lines[3].startswith("assembly 6/6 done in ")
+
+
+def test_progress_on_a_terminal_is_a_bar_with_an_eta():
+    import io
+
+    from assets_defs.progress import report_progress
+    from orchestration.progress import hide_progress, show_progress
+
+    out = io.StringIO()
+    display = show_progress(out, live=True)
+    try:
+        report_progress("clips", 0, 4)
+        report_progress("clips", 2, 4)
+    finally:
+        hide_progress(display)
+    assert "clips" in out.getvalue() and "2/4" in out.getvalue()
+
+
+def test_help_answers_without_importing_dagster_ray_or_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from orchestration.cli import cli\n"
+            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('dagster', 'ray', 'torch') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    usage = subprocess.run([sys.executable, "-c", "from orchestration.cli import main; main()", "episode", "2026-13-01"],
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "YYYY-MM-DD" in usage.stderr
+
+
+def test_vertical_cut_can_be_turned_off_from_the_environment(monkeypatch):
+    monkeypatch.setenv("STARLOOM_VERTICAL_SIZE", "off")
+    settings = Settings.from_env()
+    assert (settings.vertical_width, settings.vertical_height) == (0, 0)
+    monkeypatch.setenv("STARLOOM_VERTICAL_SIZE", "720x1280")
+    assert Settings.from_env().vertical_width == 720
+
+
+def test_external_tools_run_with_stdin_closed():
+    """A tool that inherits a terminal's stdin stops a run started in a background process group."""
+    import ast
+
+    from orchestration.resources import PROJECT_ROOT
+    from ray_jobs.tools import run_tool
+
+    read = run_tool(["python3", "-c", "import sys; print(repr(sys.stdin.read()))"], text=True)
+    assert read.stdout.strip() == "''"  # closed, not the caller's terminal
+    fed = run_tool(["python3", "-c", "import sys; print(sys.stdin.read())"], input=b"piped")
+    assert fed.stdout.strip() == b"piped"
+    # Every other module goes through run_tool; the long-lived services (Ray head, Dagster) get DEVNULL themselves.
+    for path in [*PROJECT_ROOT.glob("assets_defs/**/*.py"), *PROJECT_ROOT.glob("ray_jobs/**/*.py")]:
+        if path.name == "tools.py":
+            continue
+        calls = [n.lineno for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Attribute) and n.func.attr in ("run", "run_async", "Popen", "call", "check_output")]
+        assert not calls, f"{path}:{calls}: runs a tool without run_tool (stdin left open)"
 
 
 def test_local_ray_head_starts_once_and_stops(tmp_path, monkeypatch):

@@ -241,8 +241,9 @@ def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_rea
     assert len(_clip_files(tmp_path / "storage")) == 2 * sum(len(p.shots) for p in prompts.prompts)
 
 
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = {"query": query, "variables": variables or {}}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["data"]
@@ -272,11 +273,16 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
     """`starloom episode` in its own process joining a running Ray head, then `starloom ui` on the same storage."""
     starloom = str(Path(sys.executable).parent / "starloom")
     env = {**os.environ, "STARLOOM_STORAGE": str(tmp_path / "storage"), "DAGSTER_HOME": str(tmp_path / "dagster"),
-           "STARLOOM_DATA": str(TEST_DATA)}
-    proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144", "--language", "en"],
+           "STARLOOM_DATA": str(TEST_DATA), "STARLOOM_VERTICAL_SIZE": "off"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.run([starloom, "episode", DAY, "--size", "256x144", "--language", "en"], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, env=env | {"RAY_ADDRESS": ray_head, "RAY_AUTH_MODE": "token"}, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Connected to Ray cluster" in proc.stderr and "Started a local Ray instance" not in proc.stderr
+    # A quiet terminal: no Dagster DEBUG lines, no Ray start-up chatter, a plain line per stage (stderr is a pipe).
+    assert "DEBUG" not in proc.stderr and "Connected to Ray cluster" not in proc.stderr and "Started a local Ray" not in proc.stderr
+    assert "Token authentication" not in proc.stderr and "\r" not in proc.stderr
+    for stage in ("clips 12/12", "review 12/12", "assembly 6/6"):
+        assert stage in proc.stderr, proc.stderr
     video = Path(proc.stdout.strip().splitlines()[-1])
     assert video == tmp_path / "storage" / "episodes" / DAY / "episode.mp4" and probe_video(video).has_audio
     cues = parse_srt((video.parent / "episode.en.srt").read_text())
@@ -298,8 +304,9 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
     assert "stopped 1 replica(s)" in stopped.stdout
 
     port = _free_port()
-    ui = subprocess.Popen([starloom, "ui", "--port", str(port)], env=env, cwd=tmp_path, start_new_session=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # `starloom ui` alone: webserver, daemon and a Ray head of its own (RAY_ADDRESS is unset here).
+    ui = subprocess.Popen([starloom, "ui", "--port", str(port)], env=env | {"STARLOOM_SIZE": "256x144"}, cwd=tmp_path,
+                          start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -323,8 +330,26 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
         assert "poster" in page and "Show Markdown" in page  # the poster preview, one click away
         assert "final_episode" in page and "duration_s" in page and "Join the Dagster community" not in page
         assert (tmp_path / "ui-final-episode.png").stat().st_size > 20_000
+
+        # The CLI's run is the project's own job, so the UI re-executes it; the daemon runs it step by step.
+        runs = _graphql(port, """{ runsOrError { ... on Runs { results { runId jobName status tags { key value } } } } }""")
+        cli_runs = runs["runsOrError"]["results"]
+        assert {r["jobName"] for r in cli_runs} == {"daily_episode_job"} and len(cli_runs) == 2  # one run per episode
+        first = next(r for r in cli_runs if {"key": "dagster/partition", "value": DAY} in r["tags"])
+        again = _graphql(port, """mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) {
+            __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+                         {"p": {"parentRunId": first["runId"], "strategy": "ALL_STEPS"}})["launchRunReexecution"]
+        assert again["__typename"] == "LaunchRunSuccess", again
+        deadline = time.monotonic() + 300
+        while (status := _graphql(port, """query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }""",
+                                  {"id": again["run"]["runId"]})["runOrError"]["status"]) not in ("SUCCESS", "FAILURE", "CANCELED"):
+            assert ui.poll() is None and time.monotonic() < deadline, f"UI-launched run still {status}"
+            time.sleep(2)
+        assert status == "SUCCESS", (tmp_path / "dagster" / "daemon.log").read_text()[-3000:]
+        assert (tmp_path / "var" / "ray" / "head.json").exists()  # the runs used the head `starloom ui` started
     finally:
         stop_process_group(ui)
+    assert not (tmp_path / "var" / "ray" / "head.json").exists()  # Ctrl-C/SIGTERM stopped what `starloom ui` started
 
 
 def test_every_stage_runs_against_s3(tmp_path, s3_server):

@@ -12,7 +12,7 @@ from assets_defs.catalog import load_catalog
 from assets_defs.chain import PartitionsFailed
 from assets_defs.edits import load_edit_rules, read_edits, record_edit, rewrite_for
 from assets_defs.pick import load_calendar
-from assets_defs.raw_clips import clip_requests
+from assets_defs.clip_generation import clip_requests
 from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_keywords, load_style
 from assets_defs.script import write_script, write_special_script
 from orchestration.cli import cli

@@ -61,7 +61,7 @@ def test_daily_deadline_is_the_publish_hour_and_past_days_have_none():
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from assets_defs.raw_clips import publish_deadline_s
+    from assets_defs.clip_generation import publish_deadline_s
 
     morning = dt.datetime(2026, 11, 27, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert publish_deadline_s(["2026-11-27"], 18, morning) == 12 * 3600

@@ -103,7 +103,7 @@ def test_prompt_parts_come_in_the_order_wan_weighs_them(catalog):
 
 
 def test_changing_the_series_template_changes_every_prompt_and_clip_key_and_nothing_else(catalog, data_copy):
-    from assets_defs.raw_clips import clip_requests
+    from assets_defs.clip_generation import clip_requests
     from orchestration.resources import Settings, build_resources
 
     script = write_script(catalog, dt.date(2026, 11, 27))

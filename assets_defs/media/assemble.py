@@ -19,6 +19,7 @@ import ffmpeg
 
 from assets_defs.media.timeline import Slot
 from ray_jobs.fonts import CJK_FAMILY, cjk_font_path
+from ray_jobs.tools import run_ffmpeg
 
 
 class AssemblyError(RuntimeError):
@@ -143,7 +144,7 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
             t=f"{total:.3f}", movflags="+faststart", **tracks,
         ))
     try:
-        ffmpeg.merge_outputs(*outputs).overwrite_output().run(capture_stdout=True, capture_stderr=True)
+        run_ffmpeg(ffmpeg.merge_outputs(*outputs).overwrite_output())
     except ffmpeg.Error as error:
         raise AssemblyError(f"ffmpeg could not assemble {formats[0].out.parent}: "
                             f"{error.stderr.decode(errors='replace')[-1500:]}") from None
@@ -152,7 +153,7 @@ def assemble_episode(clips: list[Clip], slots: list[Slot], soundtrack: Path, sof
 
 def extract_frame(video: Path, at_seconds: float, out: Path) -> Path:
     try:
-        ffmpeg.input(str(video), ss=at_seconds).output(str(out), vframes=1).overwrite_output().run(capture_stdout=True, capture_stderr=True)
+        run_ffmpeg(ffmpeg.input(str(video), ss=at_seconds).output(str(out), vframes=1).overwrite_output())
     except ffmpeg.Error as error:
         raise AssemblyError(f"ffmpeg could not take a frame at {at_seconds:.2f} s from {video}: {error.stderr.decode(errors='replace')[-600:]}") from None
     return out
@@ -161,9 +162,9 @@ def extract_frame(video: Path, at_seconds: float, out: Path) -> Path:
 def preview_loop(video: Path, start: float, seconds: float, out: Path, width: int = 480, fps: int = 12) -> Path:
     """A short looping animated WebP for feeds and link previews."""
     try:
-        (ffmpeg.input(str(video), ss=start, t=seconds).video.filter("fps", fps)
-         .filter("scale", width, -2).output(str(out), vcodec="libwebp_anim", loop=0, quality=70, an=None)
-         .overwrite_output().run(capture_stdout=True, capture_stderr=True))
+        run_ffmpeg(ffmpeg.input(str(video), ss=start, t=seconds).video.filter("fps", fps)
+                   .filter("scale", width, -2).output(str(out), vcodec="libwebp_anim", loop=0, quality=70, an=None)
+                   .overwrite_output())
     except ffmpeg.Error as error:
         raise AssemblyError(f"ffmpeg could not make the preview loop {out}: {error.stderr.decode(errors='replace')[-600:]}") from None
     return out

@@ -6,10 +6,11 @@ A voice speaks a line into a WAV file; when the line must fit a window, it is sp
 from __future__ import annotations
 
 import shutil
-import subprocess
 import wave
 from pathlib import Path
 from typing import Protocol
+
+from ray_jobs.tools import run_tool
 
 ESPEAK_VOICES = {"zh": "cmn", "en": "en-us"}
 DEFAULT_RATE = 175  # espeak-ng's words per minute
@@ -48,7 +49,7 @@ class EspeakVoice:
     name = "espeak-ng"
 
     def _run(self, text: str, voice: str, rate: int, out: Path) -> float:
-        proc = subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(out), text], capture_output=True)
+        proc = run_tool(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(out), text])
         if proc.returncode != 0 or not out.exists():
             raise NarrationError(f"espeak-ng could not speak {text!r} with voice {voice}: {proc.stderr.decode(errors='replace')[-400:]}")
         return wav_seconds(out)
@@ -83,8 +84,8 @@ class PiperVoice:
         return model
 
     def _run(self, text: str, model: Path, length_scale: float, out: Path) -> float:
-        proc = subprocess.run(["piper", "--model", str(model), "--output_file", str(out), "--length_scale", f"{length_scale:.3f}"],
-                              input=text.encode(), capture_output=True)
+        proc = run_tool(["piper", "--model", str(model), "--output_file", str(out), "--length_scale", f"{length_scale:.3f}"],
+                        input=text.encode())
         if proc.returncode != 0 or not out.exists():
             raise NarrationError(f"piper could not speak {text!r}: {proc.stderr.decode(errors='replace')[-400:]}")
         return wav_seconds(out)

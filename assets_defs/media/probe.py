@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 from upath import UPath
 
 from ray_jobs.storage import local_copy
+from ray_jobs.tools import run_tool
 
 
 class ProbeError(RuntimeError):
@@ -28,7 +28,7 @@ class VideoInfo:
 
 
 def _run(cmd: list[str], path: Path | UPath) -> bytes:
-    proc = subprocess.run(cmd, capture_output=True)
+    proc = run_tool(cmd)
     if proc.returncode != 0:
         raise ProbeError(f"{path}: {cmd[0]} failed: {proc.stderr.decode(errors='replace')[-600:].strip()}")
     return proc.stdout

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import ffmpeg
 
+from ray_jobs.tools import run_ffmpeg
+
 # A soft A-minor pad, slowly breathing. Royalty-free by construction: it is generated.
 PAD = ("0.20*sin(2*PI*110*t)*(0.7+0.3*sin(2*PI*0.07*t))"
        "+0.14*sin(2*PI*164.81*t)*(0.7+0.3*sin(2*PI*0.05*t+1))"
@@ -23,7 +25,7 @@ class SoundError(RuntimeError):
 
 def _run(stream, what: str) -> bytes:
     try:
-        _, err = stream.run(capture_stdout=True, capture_stderr=True)
+        _, err = run_ffmpeg(stream)
         return err
     except ffmpeg.Error as error:
         raise SoundError(f"ffmpeg could not {what}: {error.stderr.decode(errors='replace')[-800:]}") from None

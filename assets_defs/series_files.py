@@ -13,6 +13,7 @@ from assets_defs.resources import SeriesData
 
 CATALOG_FILES = ("sky/*.csv", "myths/*.toml", "calendar.toml")
 PROMPT_RULE_FILES = ("style.toml", "blocklist.csv", "edit_rules.toml", "keywords.toml")
+SERIES_FILES = {"catalog_files": CATALOG_FILES, "prompt_rules": PROMPT_RULE_FILES}
 
 
 def files_version(data_dir: str | Path, patterns: tuple[str, ...]) -> str:
@@ -35,8 +36,8 @@ with warnings.catch_warnings():
 
 def _series_files(series_data: SeriesData):
     """Content hashes of the editable series files."""
-    yield dg.ObserveResult(asset_key="catalog_files", data_version=dg.DataVersion(files_version(series_data.data_dir, CATALOG_FILES)))
-    yield dg.ObserveResult(asset_key="prompt_rules", data_version=dg.DataVersion(files_version(series_data.data_dir, PROMPT_RULE_FILES)))
+    for key, patterns in SERIES_FILES.items():
+        yield dg.ObserveResult(asset_key=key, data_version=dg.DataVersion(files_version(series_data.data_dir, patterns)))
 
 
 with warnings.catch_warnings():
@@ -49,6 +50,6 @@ def record_series_files(instance: dg.DagsterInstance, data_dir: str | Path) -> N
     launches an episode, so the UI's stale markers stay true to what is on disk."""
     from dagster._core.definitions.data_version import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
 
-    for key, patterns in (("catalog_files", CATALOG_FILES), ("prompt_rules", PROMPT_RULE_FILES)):
+    for key, patterns in SERIES_FILES.items():
         tags = {DATA_VERSION_TAG: files_version(data_dir, patterns), DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
         instance.report_runless_asset_event(dg.AssetObservation(asset_key=key, tags=tags))

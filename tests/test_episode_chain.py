@@ -263,6 +263,38 @@ def _browse(port: int, path: str, screenshot: Path) -> str:
     return proc.stdout
 
 
+def _click_materialize(port: int, asset: str, partition: str, shots: Path, timeout_s: float = 300) -> str:
+    """Open the asset in headless Chromium, press Materialize…, pick one partition, launch, open the run
+    and wait for its status to settle; returns the status the run page shows."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is missing: `make test` installs it with apt"
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/assets/{asset}")
+        page.get_by_role("button", name="Materialize…").click()
+        partitions = page.locator("[role=dialog] input[type=text]")
+        partitions.fill(partition)
+        partitions.press("Enter")
+        page.screenshot(path=str(shots / "ui-materialize-dialog.png"))
+        page.get_by_role("button", name="Launch 1 run").click()
+        page.get_by_text("Launched run").wait_for(timeout=30_000)
+        page.get_by_text("View", exact=True).first.click()  # the toast's link to the new run
+        page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]+.*"), timeout=30_000)
+        deadline, status = time.monotonic() + timeout_s, "Queued"
+        while time.monotonic() < deadline:
+            text = page.locator("body").inner_text()
+            status = next((s for s in ("Success", "Failure", "Canceled") if s in text), "Queued" if "Queued" in text else "Started")
+            if status in ("Success", "Failure", "Canceled"):
+                break
+            page.wait_for_timeout(2000)
+        page.screenshot(path=str(shots / "ui-run.png"))
+        browser.close()
+    return status
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -347,6 +379,17 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
             time.sleep(2)
         assert status == "SUCCESS", (tmp_path / "dagster" / "daemon.log").read_text()[-3000:]
         assert (tmp_path / "var" / "ray" / "head.json").exists()  # the runs used the head `starloom ui` started
+
+        # As a person does it: Materialize one partition of final_episode with the UI's button, watch the run
+        # go from queued to success, and find the new materialization with its poster.
+        before = len(_graphql(port, """{ assetOrError(assetKey: {path: ["final_episode"]}) {
+            ... on Asset { assetMaterializations(partitions: ["2026-11-26"]) { runId } } } }""")["assetOrError"]["assetMaterializations"])
+        status = _click_materialize(port, "final_episode", "2026-11-26", tmp_path)
+        assert status == "Success", status
+        after = _graphql(port, """{ assetOrError(assetKey: {path: ["final_episode"]}) {
+            ... on Asset { assetMaterializations(partitions: ["2026-11-26"]) { runId metadataEntries { label } } } } }""")
+        materializations = after["assetOrError"]["assetMaterializations"]
+        assert len(materializations) == before + 1 and "poster" in {e["label"] for e in materializations[0]["metadataEntries"]}
     finally:
         stop_process_group(ui)
     assert not (tmp_path / "var" / "ray" / "head.json").exists()  # Ctrl-C/SIGTERM stopped what `starloom ui` started
@@ -409,8 +452,8 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
     from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
     from dagster._core.loader import LoadingContextForTest  # the resolver the UI uses, built for a test
 
+    from assets_defs.series_files import record_series_files
     from orchestration.definitions import defs
-    from orchestration.episode_run import observe_series_files
     from orchestration.resources import build_resources
 
     settings = make_settings(tmp_path, data_dir=str(data_copy), vertical_width=0, vertical_height=0)
@@ -424,12 +467,12 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
             key: resolver.get_status(dg.AssetKey(key), DAY) for key in daily}
 
     assert set(statuses().values()) == {StaleStatus.FRESH}
-    observe_series_files(instance, build_resources(settings))  # nothing edited
+    record_series_files(instance, settings.data_dir)  # nothing edited
     assert set(statuses().values()) == {StaleStatus.FRESH}
 
     blocklist = data_copy / "blocklist.csv"
     blocklist.write_text(blocklist.read_text(encoding="utf-8") + "炮烙,zh,refuse,,torture\n", encoding="utf-8")
-    observe_series_files(instance, build_resources(settings))
+    record_series_files(instance, settings.data_dir)
     after = statuses()
     assert after["catalog"] == StaleStatus.FRESH and after["script"] == StaleStatus.FRESH
     assert after["scene_prompts"] == StaleStatus.STALE, after

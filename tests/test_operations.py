@@ -45,8 +45,9 @@ def test_a_five_day_backfill_is_one_run_loading_each_model_once(tmp_path, ray_cl
     settings = make_settings(tmp_path, backend="tiny-wan", model_dir=str(tiny_wan_dir), replicas=2)
     result = run_chain(DAYS, settings, echo=lambda _: None, instance=instance)
     assert result.success
-    runs = [r for r in instance.get_runs() if r.job_name == "episode_run"]
-    assert len(runs) == 1 and runs[0].tags["dagster/asset_partition_range_start"] == DAYS[0]
+    runs = instance.get_runs()  # one run for five days, of the job the UI shows, and nothing beside it
+    assert len(runs) == 1 and runs[0].job_name == "daily_episode_job"
+    assert runs[0].tags["dagster/asset_partition_range_start"] == DAYS[0]
 
     scripts, clips = result.output_for_node("script"), result.output_for_node("raw_clips")
     episodes = result.output_for_node("final_episode")

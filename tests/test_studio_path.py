@@ -105,6 +105,33 @@ def _clip_records(storage: Path, day: str) -> list[dict]:
     return json.loads((storage / "assets" / "raw_clips" / f"{day}.json").read_text())["clips"]
 
 
+def _kill_processes_of(run_id: str) -> list[int]:
+    """SIGKILL a run's worker process and everything under it (its step processes), as a lost pod."""
+    import signal
+
+    parents, workers = {}, []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if run_id in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                workers.append(int(proc.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    doomed, grew = set(workers), True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+        doomed |= children
+        grew = bool(children)
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return sorted(doomed)
+
+
 def _load_id(replica: str) -> str:
     return replica.rsplit("/", 1)[-1]
 
@@ -216,7 +243,37 @@ def test_ui_launched_runs_share_warm_replicas_on_a_two_node_cluster_and_survive_
     touched = [c for c in records if c.get("events")]
     assert any(victim in event for c in touched for event in c["events"]), [c.get("events") for c in records]
 
-    # 4. Stop the worker node mid-backfill: the run finishes on the head, no stored clip is lost.
+    # 4. SIGKILL the run's worker process (and its step processes) mid-clip, as a lost pod would be;
+    #    the operator terminates the run in the UI and re-executes it from failure: only missing clips are made.
+    crashed_day = "2026-11-19"
+    with dg.DagsterInstance.from_config(str(studio["home"])) as instance:
+        before = set((storage / "clips").rglob("*.json"))
+        run_id = _launch_run(port, studio["location"], crashed_day)
+        deadline = time.monotonic() + 300
+        while not set((storage / "clips").rglob("*.json")) - before:
+            assert time.monotonic() < deadline, "the run made no clip"
+            time.sleep(0.2)
+        killed = _kill_processes_of(run_id)
+        assert killed, "no run worker process found"
+        terminated = _graphql(port, """mutation($id: String!) { terminateRun(runId: $id, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
+            __typename } }""", {"id": run_id})["terminateRun"]
+        assert terminated["__typename"] == "TerminateRunSuccess", terminated
+        time.sleep(3)  # a replica finishes the clip it was making: stored, so not made again
+        stored = set((storage / "clips").rglob("*.json"))
+        again = _graphql(port, """mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) {
+            __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+                         {"p": {"parentRunId": run_id, "strategy": "FROM_FAILURE"}})["launchRunReexecution"]
+        assert again["__typename"] == "LaunchRunSuccess", again
+        [rerun] = _wait_runs(instance, dg.RunsFilter(run_ids=[again["run"]["runId"]]), 1, 600, studio["daemon"], logs)
+        assert rerun.status == dg.DagsterRunStatus.SUCCESS, _failures(instance, rerun.run_id)[-3:]
+        assert "catalog" not in _step_pids(instance, rerun.run_id)  # finished steps are not run again
+    crashed = _clip_records(storage, crashed_day)
+    made = [c for c in crashed if not c["cached"]]
+    assert all((storage / "clips" / c["cache_key"][:2] / f"{c['cache_key']}.json") in stored for c in crashed if c["cached"])
+    assert all((storage / "clips" / c["cache_key"][:2] / f"{c['cache_key']}.json") not in stored for c in made)
+    assert 0 < len(crashed) - len(made) < len(crashed), "the kill should fall between the first and the last clip"
+
+    # 5. Stop the worker node mid-backfill: the run finishes on the head, no stored clip is lost.
     more = ["2026-11-21", "2026-11-22"]
     with dg.DagsterInstance.from_config(str(studio["home"])) as instance:
         backfill_id = _launch_backfill(port, more)

@@ -84,7 +84,7 @@ def to_record(where: tuple[int, int], request: ClipRequest, result: ClipResult, 
         steps=request.steps, guidance_scale=request.guidance_scale, guidance_scale_2=request.guidance_scale_2,
         flow_shift=request.flow_shift, cached=cached,
         replica=result.replica, timings=result.timings,
-        attempts=result.attempts if not cached else 1, events=list(result.events) if not cached else [],
+        attempts=result.attempts, events=list(result.events),
     )
 
 
@@ -119,6 +119,15 @@ def learn_clip_costs(root: UPath, gpus: int, results: list[ClipResult]) -> None:
     atomic_write_text(path, cost.to_json())
 
 
+def remember_generation(root: UPath, result: ClipResult) -> None:
+    """Write what the pool went through for this clip (attempts, replica deaths, restarts) into the
+    clip's own lineage record, so a later run that finds the clip cached still shows it."""
+    path = clip_record_path(root, result.cache_key)
+    record = json.loads(path.read_text())
+    record["result"] |= {"attempts": result.attempts, "events": list(result.events)}
+    atomic_write_text(path, json.dumps(record, ensure_ascii=False, indent=2))
+
+
 def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, storage: Storage, log,
                      deadline_s: float | None = None, shape: PoolShape | None = None,
                      ) -> tuple[list[tuple[ClipResult, bool]], PoolShape | None]:
@@ -145,6 +154,9 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
     report_progress("clips", 0, len(missing))
     pool = generator.pool(clips=len(missing), deadline_s=deadline_s, cost=cost, log=log, shape=shape)
     results = pool.generate(missing, str(root), on_done=report, on_retry=log.warning)
+    for result in results:
+        if result.attempts > 1 or result.events:
+            remember_generation(root, result)
     if generator.device.startswith("cuda"):  # the cost model speaks of GPU replicas
         learn_clip_costs(root, pool.gpus_per_replica, results)
     made = iter(results)

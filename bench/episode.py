@@ -38,7 +38,8 @@ def timed_run(day: str, settings: Settings, instance: dg.DagsterInstance) -> dic
     wall = time.perf_counter() - started
     clips = result.output_for_node("raw_clips")[day].clips
     return {"wall": wall, "steps": step_seconds(instance, result.run_id), "made": sum(not c.cached for c in clips),
-            "clips": len(clips), "episode": result.output_for_node("final_episode")[day]}
+            "clips": len(clips), "scenes": len(result.output_for_node("script")[day].scenes),
+            "episode": result.output_for_node("final_episode")[day]}
 
 
 def main() -> None:
@@ -58,7 +59,7 @@ def main() -> None:
                             **({"data_dir": args.data} if args.data else {}))
         runs = {"first run": timed_run(args.date, settings, instance)}
         runs["unchanged re-run"] = timed_run(args.date, settings, instance)
-        record_edit(storage_root(settings.storage), args.date, 1, "make the stars brighter", 99)
+        record_edit(storage_root(settings.storage), args.date, 1, "make the stars brighter", runs["first run"]["scenes"])
         runs["one-scene edit"] = timed_run(args.date, settings, instance)
 
     first = runs["first run"]

@@ -232,7 +232,8 @@ def pool(shutdown: bool) -> None:
     click.echo(f"cluster: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; {len(rows)} replica(s)")
     for row in rows:
         click.echo(f"  {row['replica']:<32} {row['name']:<40} clips {row['clips_served']:>4}  "
-                   f"busy {row.get('busy_seconds', 0):8.1f} s  load {row.get('load_seconds', 0):6.1f} s")
+                   f"busy {row.get('busy_seconds', 0):8.1f} s  load {row.get('load_seconds', 0):6.1f} s"
+                   f"  node {row.get('node', '')[:12]}")
 
 
 @cli.command()
@@ -276,7 +277,9 @@ def lineage(date: str, scene: int | None) -> None:
                 f"{shot['shot']} ({shot['framing']}) {shot['prompt']}" + (said if n == 0 else ""),
                 str(shot["seed"]),
                 f"{shot['backend']}\n{shot['model_revision']}\n" + ", ".join(f"{k} {v}" for k, v in shot["sampler"].items() if v is not None),
-                f"{shot['cache_key']}\n{shot['clip']}\n{shot['replica']}\n{shot['code_version']}",
+                f"{shot['cache_key']}\n{shot['clip']}\n{shot['replica']}\n{shot['code_version']}"
+                + (f"\nmade in {shot['generation']['attempts']} attempt(s)" if shot["generation"]["attempts"] > 1 else "")
+                + "".join(f"\npool: {event}" for event in shot["generation"]["events"]),
                 ("pass" if review["passed"] else "FAIL") + f" after {review['attempts']} attempt(s)\n"
                 + ", ".join(f"{k} {v}" for k, v in review["measures"].items()),
             )

@@ -38,6 +38,8 @@ def _shot_lineage(root: UPath, shot: ShotPrompt, first: ClipRecord, reviewed: Re
                     "guidance_scale_2": final.guidance_scale_2, "flow_shift": final.flow_shift},
         "clip": final.path, "cache_key": final.cache_key, "replica": record.get("result", {}).get("replica", final.replica),
         "timings": final.timings, "code_version": record.get("code_version", final.code_version),
+        "generation": {"attempts": record.get("result", {}).get("attempts", final.attempts),
+                       "events": record.get("result", {}).get("events", final.events)},
         "first_generated_for": first.cache_key,
         "review": {"passed": reviewed.verdict.passed, "attempts": reviewed.attempts,
                    "measures": reviewed.verdict.measures, "rejected": reviewed.rejected},

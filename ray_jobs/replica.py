@@ -42,6 +42,7 @@ class ClipReplica:
         self.name = f"{settings.name}{gang}@{socket.gethostname()}:{os.getpid()}/{self.load_id}"
         self.clips_served = 0
         self.busy_seconds = 0.0
+        self.node = _node_id()
 
     def ready(self) -> str:
         return self.name
@@ -82,4 +83,11 @@ class ClipReplica:
 
     def stats(self) -> dict:
         return {"name": self.name, "load_id": self.load_id, "load_seconds": round(self.load_seconds, 3),
-                "clips_served": self.clips_served, "busy_seconds": round(self.busy_seconds, 3)}
+                "clips_served": self.clips_served, "busy_seconds": round(self.busy_seconds, 3), "node": self.node}
+
+
+def _node_id() -> str:
+    """The Ray node this replica lives on ("" outside Ray): which machine's GPUs it holds."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""

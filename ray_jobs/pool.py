@@ -105,43 +105,30 @@ class ReplicaPool:
         infrastructure hiccup, not a failed attempt of the clip."""
         say = on_retry or (lambda _: None)
         queue = deque(range(len(requests)))
-        attempts = [0] * len(requests)
-        refusals = [0] * len(requests)
+        attempts, refusals = [0] * len(requests), [0] * len(requests)
         events: list[list[str]] = [[] for _ in requests]
         results: dict[int, ClipResult] = {}
         failed: dict[int, BaseException] = {}
         running: dict[ray.ObjectRef, tuple[int, int, list[ray.ObjectRef]]] = {}
-        coming_back: dict[ray.ObjectRef, tuple[int, list[ray.ObjectRef]]] = {}  # first ready() ref -> slot, all refs
-        ask_again: list[tuple[float, int]] = []  # (when, slot): a restarting replica to ask again
-        restarted_at: dict[int, float] = {}
         idle = deque(range(len(self.replicas)))
+        restarting = _Restarts(self, idle, say)
         while queue or running:
             while queue and idle:
                 index, slot = queue.popleft(), idle.popleft()
                 attempts[index] += 1
                 primary, others = self.replicas[slot].submit(requests[index], storage_url)
                 running[primary] = (index, slot, others)
-            now = time.monotonic()
-            for when, slot in [item for item in ask_again if item[0] <= now]:
-                ask_again.remove((when, slot))
-                self._ask_ready(slot, coming_back)
-            if not running and not coming_back:
-                if not ask_again:
-                    break  # no replica left to work on the queue
-                time.sleep(max(0.0, min(w for w, _ in ask_again) - time.monotonic()))
-                continue
-            wait_s = max(0.05, min(w for w, _ in ask_again) - now) if ask_again else None
-            done, _ = ray.wait([*running, *coming_back], num_returns=1, timeout=wait_s)
+            restarting.tick()
+            if not running and not restarting:
+                break  # every replica is gone for good
+            done, _ = ray.wait([*running, *restarting.refs()], num_returns=1, timeout=restarting.wait_s())
             if not done:
                 continue
-            ref = done[0]
-            if ref in coming_back:
-                slot, refs = coming_back.pop(ref)
-                self._hear_ready(slot, refs, restarted_at, ask_again, idle, say)
+            if restarting.hear(done[0]):
                 continue
-            index, slot, others = running.pop(ref)
+            index, slot, others = running.pop(done[0])
             try:
-                results[index] = ray.get(ref)
+                results[index] = ray.get(done[0])
                 ray.get(others)  # the other ranks of a gang: their errors count too
             except Exception as error:
                 name = self.names[slot]
@@ -157,9 +144,7 @@ class ReplicaPool:
                 if isinstance(error, RayActorError):
                     say(f"{requests[index].scene_id}: replica {name} went away ({type(error).__name__}); "
                         "it takes no work until Ray has restarted it")
-                    self.replicas[slot].revive()
-                    restarted_at[slot] = time.monotonic()
-                    self._ask_ready(slot, coming_back)
+                    restarting.start(slot)
                 else:
                     idle.append(slot)
                 if attempts[index] >= self.max_attempts:
@@ -175,37 +160,11 @@ class ReplicaPool:
             if on_done is not None:
                 on_done(results[index])
         for index in queue:  # only when every replica is gone for good
-            failed[index] = ReplicaStartError("no replica left to generate it")
+            failed[index] = ReplicaStartError(f"no replica came back within {self.start_timeout_s:.0f} s to make it")
         if failed:
             raise ClipGenerationError({requests[i].scene_id: f"clip generation failed {attempts[i]} times: {_cause(e)}"
                                        for i, e in sorted(failed.items())}, done=len(results))
         return [results[i] for i in range(len(requests))]
-
-    def _ask_ready(self, slot: int, coming_back: dict) -> None:
-        refs = self.replicas[slot].ready()
-        coming_back[refs[0]] = (slot, refs)
-
-    def _hear_ready(self, slot: int, refs: list[ray.ObjectRef], restarted_at: dict[int, float],
-                    ask_again: list[tuple[float, int]], idle: deque, say: Callable[[str], None]) -> None:
-        """A revived replica answered `ready()`: back to work, or ask again while Ray still restarts it."""
-        name = self.names[slot]
-        try:
-            ray.get(refs, timeout=self.start_timeout_s)  # every rank of a gang
-        except (ActorUnavailableError, GetTimeoutError):
-            if time.monotonic() - restarted_at[slot] > self.start_timeout_s:
-                say(f"replica {name} did not come back within {self.start_timeout_s:.0f} s; working without it")
-                return
-            ask_again.append((time.monotonic() + RESTART_POLL_S, slot))
-            return
-        except RayActorError:  # out of restarts: start a new one under the same name
-            self.replicas[slot].revive()
-            ask_again.append((time.monotonic() + RESTART_POLL_S, slot))
-            return
-        except Exception as error:  # noqa: BLE001 - a model that no longer loads: this replica is done
-            say(f"replica {name} failed to load again ({_cause(error)}); working without it")
-            return
-        say(f"replica {name} is back after {time.monotonic() - restarted_at.pop(slot):.1f} s")
-        idle.append(slot)
 
     def stats(self) -> list[dict]:
         return ray.get([replica.stats() for replica in self.replicas])
@@ -214,6 +173,81 @@ class ReplicaPool:
         for replica in self.replicas:
             replica.stop()
         self.replicas = []
+
+
+class _Restarts:
+    """Replicas of one `generate` call that Ray is bringing back: each is asked `ready()` (again every
+    RESTART_POLL_S while it refuses) and goes back to the idle queue when every rank answers. One
+    that has not answered within the pool's start timeout (its node is gone, its GPUs are taken) is
+    left out of this call."""
+
+    def __init__(self, pool: ReplicaPool, idle: deque, say: Callable[[str], None]):
+        self.pool, self.idle, self.say = pool, idle, say
+        self.asked: dict[ray.ObjectRef, tuple[int, list[ray.ObjectRef]]] = {}  # first ready() ref -> slot, all refs
+        self.ask_at: dict[int, float] = {}  # slot -> when to ask again
+        self.since: dict[int, float] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.asked or self.ask_at)
+
+    def start(self, slot: int) -> None:
+        self.pool.replicas[slot].revive()  # the restarting actor, or a new one if it is gone for good
+        self.since[slot] = time.monotonic()
+        self._ask(slot)
+
+    def _ask(self, slot: int) -> None:
+        refs = self.pool.replicas[slot].ready()
+        self.asked[refs[0]] = (slot, refs)
+
+    def _overdue(self, slot: int) -> bool:
+        if time.monotonic() - self.since[slot] <= self.pool.start_timeout_s:
+            return False
+        self.say(f"replica {self.pool.names[slot]} did not come back within {self.pool.start_timeout_s:.0f} s; "
+                 "working without it")
+        return True
+
+    def refs(self) -> list[ray.ObjectRef]:
+        return list(self.asked)
+
+    def tick(self) -> None:
+        """Ask again those whose time has come; give up on those past the start timeout."""
+        now = time.monotonic()
+        for slot, when in list(self.ask_at.items()):
+            if when <= now:
+                del self.ask_at[slot]
+                self._ask(slot)
+        for ref, (slot, _) in list(self.asked.items()):
+            if self._overdue(slot):
+                del self.asked[ref]
+
+    def wait_s(self) -> float | None:
+        """How long the pool may wait for news before `tick` has work to do."""
+        deadlines = [*self.ask_at.values(), *(self.since[slot] + self.pool.start_timeout_s for slot, _ in self.asked.values())]
+        return max(0.05, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def hear(self, ref: ray.ObjectRef) -> bool:
+        """True if `ref` was a ready() answer (handled here), False if it is a clip's."""
+        if ref not in self.asked:
+            return False
+        slot, refs = self.asked.pop(ref)
+        name = self.pool.names[slot]
+        try:
+            ray.get(refs, timeout=max(0.1, self.since[slot] + self.pool.start_timeout_s - time.monotonic()))
+        except (ActorUnavailableError, GetTimeoutError):  # still restarting
+            if not self._overdue(slot):
+                self.ask_at[slot] = time.monotonic() + RESTART_POLL_S
+            return True
+        except RayActorError:  # out of restarts: start a new one under the same name
+            if not self._overdue(slot):
+                self.pool.replicas[slot].revive()
+                self.ask_at[slot] = time.monotonic() + RESTART_POLL_S
+            return True
+        except Exception as error:  # noqa: BLE001 - a model that no longer loads: this replica is done
+            self.say(f"replica {name} failed to load again ({_cause(error)}); working without it")
+            return True
+        self.say(f"replica {name} is back after {time.monotonic() - self.since.pop(slot):.1f} s")
+        self.idle.append(slot)
+        return True
 
 
 def _cause(error: BaseException) -> str:

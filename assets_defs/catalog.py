@@ -7,9 +7,7 @@ with the file, the row and the field named. The validated tables are written as 
 """
 
 import csv
-import hashlib
 import tomllib
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,9 @@ from assets_defs.mansions import mansion_stories
 from assets_defs.signposts import find_signpost, signpost_beat
 from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
-from ray_jobs.storage import atomic_write_bytes, atomic_write_text, read_parquet
+from assets_defs.versions import dagster_beta
+from starloom_core.hashing import hash_files
+from starloom_core.storage import atomic_write_bytes, atomic_write_text, read_parquet
 
 TABLES = ("constellations", "stories", "beats", "stars", "figures", "asterisms", "asterism_lines")
 MIN_BEATS, MAX_BEATS = 3, 5
@@ -260,16 +260,10 @@ def load_catalog(data_dir: str | Path) -> Catalog:
         figures=pd.DataFrame(figures),
         asterisms=pd.DataFrame(asterisms),
         asterism_lines=pd.DataFrame(asterism_lines),
-        version=_hash_files([*sky_files, *myth_files]),
-        sky_version=_hash_files(sky_files),
+        version=hash_files([*sky_files, *myth_files], length=12),
+        sky_version=hash_files(sky_files, length=12),
     )
 
-
-def _hash_files(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def write_catalog(catalog: Catalog, directory: UPath) -> None:
@@ -300,6 +294,5 @@ def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Ou
         "sky_version": loaded.sky_version,
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
     }
-    with warnings.catch_warnings():  # data_version is beta in Dagster 1.13, and what staleness runs on
-        warnings.simplefilter("ignore", dg.BetaWarning)
+    with dagster_beta():  # data_version: what staleness runs on
         return dg.Output(loaded, data_version=dg.DataVersion(loaded.version), metadata=metadata)

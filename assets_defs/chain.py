@@ -8,12 +8,13 @@ days is one run whose clips share one queue on the replica pool. Values travel a
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import dagster as dg
 
-from orchestration.partitions import daily_partitions, episode_id, special_partitions
+from assets_defs.partitions import daily_partitions, special_partitions
+from assets_defs.versions import dagster_beta
+from starloom_core.series import episode_id
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,7 @@ class Chain:
     def asset(self, stage: str, group: str, **extra):
         """@dg.asset for this chain's `stage`: its partitions, key prefix and single-run backfills."""
         def decorate(fn):
-            with warnings.catch_warnings():  # backfill_policy is beta in Dagster 1.13
-                warnings.simplefilter("ignore", dg.BetaWarning)
+            with dagster_beta():  # backfill_policy
                 return dg.asset(name=stage, key_prefix=list(self.key_prefix), partitions_def=self.partitions_def,
                                 group_name=group if not self.key_prefix else f"{self.name}_{group}",
                                 backfill_policy=dg.BackfillPolicy.single_run(), **extra)(fn)

@@ -16,11 +16,11 @@ from assets_defs.media.probe import ProbeError, probe_video
 from assets_defs.models import ClipRecord, PoolShape, ScenePrompts, Script
 from assets_defs.progress import report_progress
 from assets_defs.resources import ClipGenerator, Storage
-from orchestration.partitions import SERIES_TIMEZONE, is_daily_key
+from starloom_core.series import SERIES_TIMEZONE, is_daily_key
 from ray_jobs.backends import frames_for
 from ray_jobs.planner import CostModel
 from ray_jobs.requests import ClipRequest, ClipResult
-from ray_jobs.storage import atomic_write_text, clip_path, clip_record_path
+from starloom_core.storage import atomic_write_text, clip_path, clip_record_path
 
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:

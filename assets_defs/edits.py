@@ -12,7 +12,7 @@ from pathlib import Path
 
 from upath import UPath
 
-from ray_jobs.storage import atomic_write_text
+from starloom_core.storage import atomic_write_text
 
 
 @dataclass(frozen=True)

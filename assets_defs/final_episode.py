@@ -29,7 +29,7 @@ from assets_defs.publishing import (deliver_webhook, file_entries, keep_previous
 from assets_defs.versions import per_episode
 from assets_defs.resources import Postproduction, Publisher, Storage
 from ray_jobs.requests import code_version
-from ray_jobs.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
+from starloom_core.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
 
 DURATION_TOLERANCE = 0.10
 LOUDNESS_TOLERANCE_LU = 1.0

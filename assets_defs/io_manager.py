@@ -9,8 +9,8 @@ import dagster as dg
 from pydantic import BaseModel
 
 from assets_defs.catalog import Catalog, read_catalog, write_catalog
-from orchestration.partitions import episode_id
-from ray_jobs.storage import asset_path, atomic_write_text, catalog_dir, storage_root
+from starloom_core.series import episode_id
+from starloom_core.storage import asset_path, atomic_write_text, catalog_dir, storage_root
 
 
 class StarloomIOManager(dg.ConfigurableIOManager):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assets_defs.signposts import signpost_beat
-from ray_jobs.sky_geometry import angular_distance_deg, mean_direction
+from starloom_core.sky_geometry import angular_distance_deg, mean_direction
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from lunardate import LunarDate
 
 from assets_defs.catalog import Catalog
 from assets_defs.sky_tonight import EveningSky, Observer, Placement
-from orchestration.partitions import SERIES_START
+from starloom_core.series import SERIES_START
 
 MYTH_BONUS = 0.25  # a told myth beats an astronomy episode of a slightly better placed figure
 MIN_ALTITUDE_DEG = 10.0  # below this the figure is hard to see; used only when nothing else is left

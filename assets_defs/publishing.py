@@ -14,17 +14,11 @@ from pathlib import Path
 
 from upath import UPath
 
-from ray_jobs.storage import atomic_write_text
+from starloom_core.hashing import sha256_of
+from starloom_core.storage import atomic_write_text
 
 SIGNATURE_HEADER = "X-Starloom-Signature"  # "sha256=<hex HMAC of the body>"
 
-
-def sha256_of(path: Path | UPath) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entries(files: dict[str, Path]) -> dict[str, dict]:

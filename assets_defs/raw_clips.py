@@ -14,7 +14,7 @@ from assets_defs.clip_generation import clip_requests, generate_missing, publish
 from assets_defs.models import ClipSet, ScenePrompts, Script
 from assets_defs.resources import ClipGenerator, Storage
 from assets_defs.versions import ui_table
-from orchestration.partitions import SERIES_TIMEZONE
+from starloom_core.series import SERIES_TIMEZONE
 from ray_jobs.backends import model_revision
 from ray_jobs.requests import ClipGenerationError
 

@@ -10,7 +10,7 @@ from upath import UPath
 
 from ray_jobs.backends import BackendSettings, GenerationSpec, spec_for
 from ray_jobs.planner import CostModel
-from ray_jobs.storage import storage_root
+from starloom_core.storage import storage_root
 
 
 class SeriesData(dg.ConfigurableResource):

@@ -15,7 +15,7 @@ from assets_defs.resources import ClipGenerator, ClipReview, Storage
 from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed
 from assets_defs.versions import per_episode, ui_table
 from ray_jobs.backends import model_revision
-from ray_jobs.storage import atomic_write_text
+from starloom_core.storage import atomic_write_text
 
 RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducible
 

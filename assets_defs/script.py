@@ -14,7 +14,7 @@ from assets_defs.resources import ScriptWriter, SeriesData
 from assets_defs.writers import ChatWriter, Drafted, draft_scenes
 from assets_defs.sky_tonight import EveningSky, best_time_tonight, evening_utc, local_sidereal_deg, where_to_look
 from assets_defs.versions import per_episode, versioned_output
-from orchestration.partitions import SERIES_START, episode_id, today_in_series
+from starloom_core.series import SERIES_START, episode_id, today_in_series
 
 # espeak-ng's Mandarin voice speaks about 3.1 characters a second at its default rate; the plan
 # assumes a little faster, and post-production lengthens a scene (within a budget) or speeds the voice.

@@ -3,13 +3,13 @@ versions, so editing a myth marks the catalog stale in the UI, editing the style
 the prompts stale (Dagster carries a change on as each asset is rebuilt), and editing nothing marks
 nothing."""
 
-import hashlib
-import warnings
 from pathlib import Path
 
 import dagster as dg
 
 from assets_defs.resources import SeriesData
+from assets_defs.versions import dagster_beta
+from starloom_core.hashing import hash_files
 
 CATALOG_FILES = ("sky/*.csv", "myths/*.toml", "calendar.toml")
 PROMPT_RULE_FILES = ("style.toml", "blocklist.csv", "edit_rules.toml", "keywords.toml")
@@ -19,15 +19,10 @@ SERIES_FILES = {"catalog_files": CATALOG_FILES, "prompt_rules": PROMPT_RULE_FILE
 def files_version(data_dir: str | Path, patterns: tuple[str, ...]) -> str:
     """sha256 over the names and bytes of every matching file, in a stable order."""
     root = Path(data_dir)
-    digest = hashlib.sha256()
-    for path in sorted({p for pattern in patterns for p in root.glob(pattern)}):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return hash_files(sorted({p for pattern in patterns for p in root.glob(pattern)}), root=root)
 
 
-# multi_observable_source_asset is marked beta in Dagster 1.13; the warning says nothing a user can act on.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.BetaWarning)
+with dagster_beta():  # multi_observable_source_asset
     observe_series_files = dg.multi_observable_source_asset(specs=[
         dg.AssetSpec("catalog_files", group_name="series", description="Constellations, stars, figures and myths in data/."),
         dg.AssetSpec("prompt_rules", group_name="series", description="The series style template and the text blocklist in data/."),
@@ -40,8 +35,7 @@ def _series_files(series_data: SeriesData):
         yield dg.ObserveResult(asset_key=key, data_version=dg.DataVersion(files_version(series_data.data_dir, patterns)))
 
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.BetaWarning)
+with dagster_beta():
     series_files = observe_series_files(_series_files)
 
 

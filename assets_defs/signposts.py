@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ray_jobs.sky_geometry import angular_distance_deg, mean_direction
+from starloom_core.sky_geometry import angular_distance_deg, mean_direction
 
 SIGNPOST_MAG = 1.6  # stars bright enough to find from a city: the way to a faint figure starts there
 SIGNPOST_SOUTH_SLACK_DEG = 5.0  # how much farther south than the figure a signpost may lie

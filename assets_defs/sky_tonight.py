@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from ray_jobs.sky_geometry import alt_az, local_sidereal_deg, mean_direction
+from starloom_core.sky_geometry import alt_az, local_sidereal_deg, mean_direction
 
 COMPASS_EN = ["north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"]
 COMPASS_ZH = ["北方", "东北方", "东方", "东南方", "南方", "西南方", "西方", "西北方"]

@@ -2,11 +2,21 @@
 its version, so Dagster marks nothing downstream stale for it (and a real change marks exactly what
 it touches). Per-episode summaries for ranged runs, and tables."""
 
+import contextlib
 import hashlib
 import warnings
 
 import dagster as dg
 from pydantic import BaseModel
+
+
+@contextlib.contextmanager
+def dagster_beta():
+    """Use an API Dagster 1.13 marks beta (data versions, single-run backfills, observable sources)
+    without its BetaWarning: the warning says nothing a user of starloom can act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        yield
 
 
 def content_version(values: dict[str, BaseModel]) -> dg.DataVersion:
@@ -17,8 +27,7 @@ def content_version(values: dict[str, BaseModel]) -> dg.DataVersion:
 
 
 def versioned_output(values: dict[str, BaseModel], metadata: dict) -> dg.Output:
-    with warnings.catch_warnings():  # data_version on Output is beta in Dagster 1.13
-        warnings.simplefilter("ignore", dg.BetaWarning)
+    with dagster_beta():
         return dg.Output(values, data_version=content_version(values), metadata=metadata)
 
 

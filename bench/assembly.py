@@ -26,8 +26,8 @@ from assets_defs.script import write_script
 from orchestration.resources import PROJECT_ROOT, parse_size
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import catalog_dir, storage_root
-from ray_jobs.video import encode_frames
+from starloom_core.storage import catalog_dir, storage_root
+from starloom_core.video import encode_frames
 
 SCENES, SCENE_SECONDS = 6, 10.0  # each scene two 5 s shots, cut together inside its slot
 

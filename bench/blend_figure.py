@@ -18,8 +18,8 @@ from assets_defs.catalog import load_catalog, write_catalog
 from orchestration.resources import PROJECT_ROOT
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import catalog_dir, storage_root
-from ray_jobs.video import encode_frames
+from starloom_core.storage import catalog_dir, storage_root
+from starloom_core.video import encode_frames
 
 
 def frames_of(path: Path, fps_filter: str, size=(640, 360)) -> np.ndarray:

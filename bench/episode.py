@@ -22,7 +22,7 @@ from assets_defs.edits import record_edit
 from orchestration.episode_run import run_episode
 from orchestration.resources import Settings, parse_size
 from ray_jobs.pool import ensure_ray
-from ray_jobs.storage import storage_root
+from starloom_core.storage import storage_root
 
 STAGES = ("catalog", "script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode")
 

@@ -17,7 +17,7 @@ from assets_defs.script import story_scenes, tonight_scene
 from orchestration.resources import PROJECT_ROOT
 from ray_jobs.backends.sky import SkyBackend, SkyView
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import catalog_dir, storage_root
+from starloom_core.storage import catalog_dir, storage_root
 
 REALTIME_FPS = 24
 # (label, story, scene index or None for the closing sky, framing)

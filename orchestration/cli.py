@@ -18,7 +18,7 @@ OLD_LOCAL_HEADER = "# Local instance: SQLite storage"  # what earlier releases w
 def _dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to ./var/dagster: SQLite storage, the queued run coordinator that
     the daemon drains, run retries (infra/dagster.local.yaml, written on first use)."""
-    from ray_jobs.storage import atomic_write_text, storage_root
+    from starloom_core.storage import atomic_write_text, storage_root
 
     home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @click.pass_context
 def episode(ctx: click.Context, date: str | None, backend: str | None, size: str | None, language: str | None) -> None:
     """Make the episode for DATE (YYYY-MM-DD, default today in Asia/Shanghai); prints the mp4's path last."""
-    from orchestration.partitions import PartitionDateError, parse_episode_date, today_in_series
+    from starloom_core.series import PartitionDateError, parse_episode_date, today_in_series
     from orchestration.resources import Settings, parse_size
 
     try:
@@ -102,7 +102,8 @@ def _run(ctx: click.Context, work, what: str) -> dict:
 def backfill(ctx: click.Context, start: str, end: str) -> None:
     """Make every episode from START to END (inclusive) in one run: all their clips share one queue
     on the replica pool, so models load once. Prints each mp4's path."""
-    from orchestration.partitions import PartitionDateError, daily_partitions, parse_episode_date
+    from assets_defs.partitions import daily_partitions
+    from starloom_core.series import PartitionDateError, parse_episode_date
     from orchestration.resources import Settings
 
     try:
@@ -123,7 +124,7 @@ def backfill(ctx: click.Context, start: str, end: str) -> None:
 def special(ctx: click.Context, text: str) -> None:
     """Make a special episode told from TEXT (a sentence or a few, naming a myth or a constellation);
     the same as adding TEXT as a partition of the special chain in the UI. Prints the mp4's path."""
-    from orchestration.partitions import PartitionDateError, check_special_text, episode_id
+    from starloom_core.series import PartitionDateError, check_special_text, episode_id
     from orchestration.resources import Settings
 
     try:
@@ -145,9 +146,9 @@ def revise(ctx: click.Context, date: str, instruction: str, scene: int) -> None:
     stays under versions/. Prints the new mp4's path."""
     from assets_defs.edits import record_edit
     from orchestration.lineage import LineageError, episode_lineage
-    from orchestration.partitions import PartitionDateError, parse_episode_date
+    from starloom_core.series import PartitionDateError, parse_episode_date
     from orchestration.resources import Settings
-    from ray_jobs.storage import storage_root
+    from starloom_core.storage import storage_root
 
     settings = Settings.from_env()
     root = storage_root(settings.storage)
@@ -174,7 +175,7 @@ def picks(start: str | None, days: int) -> None:
 
     from assets_defs.catalog import CatalogError, load_catalog
     from assets_defs.pick import CalendarError, load_calendar, picks_through
-    from orchestration.partitions import PartitionDateError, parse_episode_date, today_in_series
+    from starloom_core.series import PartitionDateError, parse_episode_date, today_in_series
     from orchestration.resources import Settings
 
     settings = Settings.from_env()
@@ -246,9 +247,9 @@ def lineage(date: str, scene: int | None) -> None:
     from rich.table import Table
 
     from orchestration.lineage import LineageError, episode_lineage
-    from orchestration.partitions import SPECIAL_PREFIX, PartitionDateError, parse_episode_date
+    from starloom_core.series import SPECIAL_PREFIX, PartitionDateError, parse_episode_date
     from orchestration.resources import Settings
-    from ray_jobs.storage import storage_root
+    from starloom_core.storage import storage_root
 
     try:
         partition = date if date.startswith(SPECIAL_PREFIX) else parse_episode_date(date)

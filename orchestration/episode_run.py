@@ -20,7 +20,8 @@ import dagster as dg
 
 from assets_defs.series_files import record_series_files
 from orchestration.definitions import build_defs
-from orchestration.partitions import episode_id, special_partitions
+from assets_defs.partitions import special_partitions
+from starloom_core.series import episode_id
 from orchestration.resources import Settings, build_resources
 
 

@@ -10,8 +10,8 @@ from upath import UPath
 from assets_defs.catalog import read_catalog
 from assets_defs.edits import read_edits
 from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, ShotPrompt
-from orchestration.partitions import SPECIAL_PREFIX
-from ray_jobs.storage import asset_path, catalog_dir, clip_record_path, episode_dir
+from starloom_core.series import SPECIAL_PREFIX
+from starloom_core.storage import asset_path, catalog_dir, clip_record_path, episode_dir
 
 
 class LineageError(LookupError):

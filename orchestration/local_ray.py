@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from starloom_core.net import free_port
 
 STATE_FILE = "head.json"
 
@@ -18,11 +19,6 @@ STATE_FILE = "head.json"
 class LocalRayError(RuntimeError):
     """The local head could not be started or found."""
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def head_state(state_dir: Path) -> dict | None:
@@ -44,7 +40,7 @@ def start_head(state_dir: Path, port: int | None = None, num_cpus: int | None = 
     state_dir.mkdir(parents=True, exist_ok=True)
     if (running := head_state(state_dir)) is not None:
         return running
-    port = port or _free_port()
+    port = port or free_port()
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", f"--port={port}", "--include-dashboard=false",
            "--disable-usage-stats", "--block"]
     cmd += [f"--num-cpus={num_cpus}"] if num_cpus else []

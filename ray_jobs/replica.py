@@ -18,8 +18,8 @@ from pathlib import Path
 from ray_jobs.backends import BackendSettings, load_backend
 from ray_jobs.requests import ClipRequest, ClipResult
 from ray_jobs.requests import code_version
-from ray_jobs.storage import atomic_put_file, atomic_write_text, clip_path, clip_record_path, storage_root
-from ray_jobs.video import encode_frames
+from starloom_core.storage import atomic_put_file, atomic_write_text, clip_path, clip_record_path, storage_root
+from starloom_core.video import encode_frames
 
 
 class ClipReplica:

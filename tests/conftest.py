@@ -18,6 +18,7 @@ import pytest
 import ray
 
 from orchestration.resources import PROJECT_ROOT, Settings
+from starloom_core.net import free_port
 
 DATA = PROJECT_ROOT / "data"
 DAY = "2026-11-27"  # pinned to Scorpius in the test data (TEST_DATA): a myth of three beats
@@ -116,11 +117,6 @@ def instance():
     with dg.instance_for_test() as test_instance:
         yield test_instance
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _postgres_bin(name: str) -> str | None:

@@ -1,7 +1,7 @@
 import pytest
 
 from assets_defs.catalog import CatalogError, load_catalog, read_catalog, write_catalog
-from ray_jobs.storage import storage_root
+from starloom_core.storage import storage_root
 from tests.conftest import DATA
 
 MANSIONS = "角亢氐房心尾箕斗牛女虚危室壁奎娄胃昴毕觜参井鬼柳星张翼轸"

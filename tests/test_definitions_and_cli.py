@@ -4,7 +4,8 @@ from click.testing import CliRunner
 
 from orchestration.cli import cli
 from orchestration.definitions import defs
-from orchestration.partitions import PartitionDateError, daily_partitions, parse_episode_date
+from assets_defs.partitions import daily_partitions
+from starloom_core.series import PartitionDateError, parse_episode_date
 from orchestration.resources import Settings, parse_size
 
 
@@ -31,7 +32,7 @@ def test_definitions_load_with_the_whole_chain_schedule_and_checks():
 def test_partitions_start_on_the_first_episode_and_include_today():
     keys = daily_partitions.get_partition_keys()
     assert keys[0] == "2026-01-01"
-    from orchestration.partitions import today_in_series
+    from starloom_core.series import today_in_series
 
     assert keys[-1] == today_in_series().isoformat()
 
@@ -149,7 +150,7 @@ def test_external_tools_run_with_stdin_closed():
     import ast
 
     from orchestration.resources import PROJECT_ROOT
-    from ray_jobs.tools import run_tool
+    from starloom_core.tools import run_tool
 
     read = run_tool(["python3", "-c", "import sys; print(repr(sys.stdin.read()))"], text=True)
     assert read.stdout.strip() == "''"  # closed, not the caller's terminal

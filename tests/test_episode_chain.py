@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from assets_defs.reviewed_clips import ReviewFailedError
 from assets_defs.scene_prompts import BlockedTextError
 from orchestration.episode_run import run_episode
 from tests.conftest import DAY, TEST_DATA, make_settings, stop_process_group
+from starloom_core.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,7 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
 
     from orchestration.cli import cli
     from orchestration.lineage import LineageError, episode_lineage
-    from ray_jobs.storage import storage_root
+    from starloom_core.storage import storage_root
 
     chain = episode_lineage(storage_root(tmp_path / "storage"), DAY)
     assert [s["catalog_beat"]["zh"] for s in chain["scenes"][:-1]] == [s.narration_zh for s in script.scenes[:-1]]
@@ -235,7 +235,7 @@ def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_rea
     assert message.startswith(f"{DAY}/scene-1/shot-1: clip failed review twice") and "black: mean luma" in message
     # Every rejected clip is made once more on a new seed, all in one batch on the pool.
     from orchestration.lineage import _load
-    from ray_jobs.storage import storage_root
+    from starloom_core.storage import storage_root
 
     prompts = _load(storage_root(tmp_path / "storage"), "scene_prompts", DAY, ScenePrompts)
     assert len(_clip_files(tmp_path / "storage")) == 2 * sum(len(p.shots) for p in prompts.prompts)
@@ -295,11 +295,6 @@ def _click_materialize(port: int, asset: str, partition: str, shots: Path, timeo
     return status
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray_head):
     """`starloom episode` in its own process joining a running Ray head, then `starloom ui` on the same storage."""
@@ -335,7 +330,7 @@ def test_cli_makes_an_episode_on_a_ray_cluster_and_the_ui_shows_it(tmp_path, ray
     stopped = subprocess.run([starloom, "pool", "--shutdown"], capture_output=True, text=True, env=ray_env, timeout=120)
     assert "stopped 1 replica(s)" in stopped.stdout
 
-    port = _free_port()
+    port = free_port()
     # `starloom ui` alone: webserver, daemon and a Ray head of its own (RAY_ADDRESS is unset here).
     ui = subprocess.Popen([starloom, "ui", "--port", str(port)], env=env | {"STARLOOM_SIZE": "256x144"}, cwd=tmp_path,
                           start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

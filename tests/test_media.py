@@ -12,7 +12,7 @@ from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_sub
 from assets_defs.media.timeline import episode_seconds, episode_timeline, fit_scene_seconds
 from assets_defs.resources import ClipReview
 from assets_defs.reviewed_clips import review_clip
-from ray_jobs.video import encode_frames
+from starloom_core.video import encode_frames
 
 
 def _clip(path: Path, frames: np.ndarray, fps: int = 16) -> str:

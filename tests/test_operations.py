@@ -18,11 +18,11 @@ from assets_defs.script import write_script, write_special_script
 from orchestration.cli import cli
 from orchestration.episode_run import run_chain, run_episode
 from orchestration.lineage import episode_lineage
-from orchestration.partitions import PartitionDateError, check_special_text, episode_id
+from starloom_core.series import PartitionDateError, check_special_text, episode_id
 from orchestration.resources import build_resources
 from ray_jobs.backends import model_revision
 from ray_jobs.requests import ClipGenerationError
-from ray_jobs.storage import clip_path, storage_root
+from starloom_core.storage import clip_path, storage_root
 from tests.conftest import DATA, DAY, TEST_DATA, make_settings
 
 DAYS = [(dt.date.fromisoformat(DAY) - dt.timedelta(days=n)).isoformat() for n in range(4, -1, -1)]

@@ -10,7 +10,7 @@ from assets_defs.catalog import load_catalog, write_catalog
 from ray_jobs.backends import BackendSettings
 from ray_jobs.pool import NAMESPACE, ReplicaPool, describe_replicas, running_replicas, shutdown_replicas
 from ray_jobs.requests import ClipGenerationError, ClipRequest
-from ray_jobs.storage import catalog_dir, clip_record_path, storage_root
+from starloom_core.storage import catalog_dir, clip_record_path, storage_root
 from tests.conftest import DATA
 
 SKY = BackendSettings("sky")

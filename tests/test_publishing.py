@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from assets_defs.publishing import SIGNATURE_HEADER, deliver_webhook, file_entries, manifest_mismatches, update_feed
-from ray_jobs.storage import storage_root
+from starloom_core.storage import storage_root
 
 SECRET = "s3cret-for-tests"
 

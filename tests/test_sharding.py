@@ -12,7 +12,7 @@ from assets_defs.media.probe import luma_frames
 from ray_jobs.backends import BackendSettings
 from ray_jobs.pool import ReplicaPool
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import storage_root
+from starloom_core.storage import storage_root
 
 
 def _request() -> ClipRequest:

@@ -4,7 +4,7 @@ import pytest
 from assets_defs.catalog import load_catalog, write_catalog
 from ray_jobs.backends.sky import SkyBackend, stereographic
 from ray_jobs.requests import ClipRequest
-from ray_jobs.storage import catalog_dir, storage_root
+from starloom_core.storage import catalog_dir, storage_root
 from tests.conftest import DATA
 
 

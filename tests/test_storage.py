@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ray_jobs.storage import atomic_put_file, atomic_write_text, clip_path, local_copy, storage_root
+from starloom_core.storage import atomic_put_file, atomic_write_text, clip_path, local_copy, storage_root
 
 
 def test_atomic_writes_leave_only_the_finished_file(tmp_path):

@@ -19,7 +19,8 @@ import pytest
 from assets_defs.catalog import catalog
 from assets_defs.media.probe import probe_video
 from orchestration.resources import PROJECT_ROOT, build_resources
-from tests.conftest import TEST_DATA, free_port, make_settings, stop_process_group
+from starloom_core.net import free_port
+from tests.conftest import TEST_DATA, make_settings, stop_process_group
 
 pytestmark = pytest.mark.slow
 STAGES = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]

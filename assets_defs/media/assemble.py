@@ -18,8 +18,8 @@ from pathlib import Path
 import ffmpeg
 
 from assets_defs.media.timeline import Slot
-from ray_jobs.fonts import CJK_FAMILY, cjk_font_path
-from ray_jobs.tools import run_ffmpeg
+from starloom_core.fonts import CJK_FAMILY, cjk_font_path
+from starloom_core.tools import run_ffmpeg
 
 
 class AssemblyError(RuntimeError):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ray_jobs.fonts import cjk_font
+from starloom_core.fonts import cjk_font
 
 SERIES_NAME = "每日一星座 · A Constellation a Day"
 

@@ -10,7 +10,7 @@ import wave
 from pathlib import Path
 from typing import Protocol
 
-from ray_jobs.tools import run_tool
+from starloom_core.tools import run_tool
 
 ESPEAK_VOICES = {"zh": "cmn", "en": "en-us"}
 DEFAULT_RATE = 175  # espeak-ng's words per minute

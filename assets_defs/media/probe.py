@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from upath import UPath
 
-from ray_jobs.storage import local_copy
-from ray_jobs.tools import run_tool
+from starloom_core.storage import local_copy
+from starloom_core.tools import run_tool
 
 
 class ProbeError(RuntimeError):

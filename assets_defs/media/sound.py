@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from ray_jobs.tools import run_ffmpeg
+from starloom_core.tools import run_ffmpeg
 
 # A soft A-minor pad, slowly breathing. Royalty-free by construction: it is generated.
 PAD = ("0.20*sin(2*PI*110*t)*(0.7+0.3*sin(2*PI*0.07*t))"

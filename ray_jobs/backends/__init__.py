@@ -14,6 +14,7 @@ import numpy as np
 from upath import UPath
 
 from ray_jobs.requests import ClipRequest
+from starloom_core.hashing import hash_files
 
 BACKENDS = ("sky", "tiny-wan", "wan")
 
@@ -66,13 +67,9 @@ class BackendSettings:
 def _folder_digest(folder: str) -> str:
     """Names and sizes of the LoRA files, like the model folder's revision: computed on every run,
     so it must not read gigabytes of weights."""
-    import hashlib
     from pathlib import Path
 
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.safetensors")):
-        digest.update(f"{path.name}:{path.stat().st_size}".encode())
-    return digest.hexdigest()[:8]
+    return hash_files(sorted(Path(folder).glob("*.safetensors")), length=8, read_only=())
 
 
 def model_revision(settings: BackendSettings, sky_version: str) -> str:

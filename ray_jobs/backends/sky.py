@@ -18,10 +18,10 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from upath import UPath
 
-from ray_jobs.fonts import cjk_font
+from starloom_core.fonts import cjk_font
 from ray_jobs.requests import ClipRequest
-from ray_jobs.sky_geometry import alt_az, equatorial, mean_direction
-from ray_jobs.storage import catalog_dir, read_parquet
+from starloom_core.sky_geometry import alt_az, equatorial, mean_direction
+from starloom_core.storage import catalog_dir, read_parquet
 
 RENDERER_VERSION = "4"
 # How much closer than the establishing view each shot size looks (a scene cuts wide → medium → close).

@@ -7,7 +7,6 @@ replica start, naming the path and what is missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from upath import UPath
 
 from ray_jobs.requests import ClipRequest
+from starloom_core.hashing import hash_files
 
 REQUIRED_COMPONENTS = ("model_index.json", "scheduler", "text_encoder", "tokenizer", "transformer", "vae")
 
@@ -40,15 +40,8 @@ def check_model_dir(model_dir: str | Path) -> Path:
 def model_dir_revision(model_dir: str | Path) -> str:
     """Hash of every config and the name and size of every weight file: cheap, even for 27B weights."""
     root = check_model_dir(model_dir)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        digest.update(rel.encode())
-        if path.suffix in (".json", ".txt", ".model"):
-            digest.update(path.read_bytes())
-        else:
-            digest.update(str(path.stat().st_size).encode())
-    return digest.hexdigest()[:12]
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return hash_files(files, root=root, length=12, read_only=(".json", ".txt", ".model"))
 
 
 def check_request(request: ClipRequest, spatial_multiple: int) -> None:

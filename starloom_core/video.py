@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ray_jobs.tools import run_tool
+from starloom_core.tools import run_tool
 
 
 class EncodeError(RuntimeError):

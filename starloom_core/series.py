@@ -1,19 +1,11 @@
-"""The series calendar: one partition per day in Asia/Shanghai, from the first episode on."""
+"""The series itself: when it starts, its timezone, and how a day or a special is named."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import dagster as dg
-
 SERIES_START = dt.date(2026, 1, 1)
 SERIES_TIMEZONE = "Asia/Shanghai"
-
-# end_offset=1 makes today's partition exist while today is still running: the daily run
-# produces today's episode, not yesterday's.
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=SERIES_START.isoformat(), timezone=SERIES_TIMEZONE, end_offset=1
-)
 
 
 class PartitionDateError(ValueError):
@@ -42,7 +34,6 @@ def parse_episode_date(text: str) -> str:
 
 # Specials (ad-hoc episodes) are keyed by the producer's own sentence: the key is what the UI's
 # "Add partition" box and `starloom special` both take, so a special needs no other input.
-special_partitions = dg.DynamicPartitionsDefinition(name="specials")
 SPECIAL_PREFIX = "special-"
 MAX_SPECIAL_CHARS = 400
 

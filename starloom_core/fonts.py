@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from ray_jobs.tools import run_tool
+from starloom_core.tools import run_tool
 
 CJK_FAMILY = "Noto Sans CJK SC"
 

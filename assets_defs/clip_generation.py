@@ -25,7 +25,8 @@ from starloom_core.storage import atomic_write_text, clip_path, clip_record_path
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
     """What to ask the backend for, shot by shot through each scene. Pure."""
-    spec = generator.spec
+    spec, settings = generator.spec, generator.settings
+    width, height = settings.clip_size or (spec.width, spec.height)
 
     def chosen(value, default):
         return default if value is None else value
@@ -35,19 +36,19 @@ def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerato
         for shot in prompt.shots:
             requests.append(ClipRequest(
                 scene_id=f"{script.episode}/scene-{scene.index}" + (f"/shot-{shot.shot}" if len(prompt.shots) > 1 else ""),
-                backend=generator.backend,
+                backend=settings.backend,
                 model_revision=revision,
                 prompt=shot.prompt,
                 negative_prompt=prompt.negative_prompt,
                 seed=prompt.seed,
-                width=generator.width or spec.width,
-                height=generator.height or spec.height,
-                num_frames=generator.num_frames or frames_for(shot.seconds, spec.fps, generator.backend, spec.max_frames),
+                width=width,
+                height=height,
+                num_frames=settings.num_frames or frames_for(shot.seconds, spec.fps, settings.backend, spec.max_frames),
                 fps=spec.fps,
-                steps=chosen(generator.steps, spec.steps),
-                guidance_scale=chosen(generator.guidance_scale, spec.guidance_scale),
-                guidance_scale_2=chosen(generator.guidance_scale_2, spec.guidance_scale_2),
-                flow_shift=chosen(generator.flow_shift, spec.flow_shift),
+                steps=chosen(settings.steps, spec.steps),
+                guidance_scale=chosen(settings.guidance_scale, spec.guidance_scale),
+                guidance_scale_2=chosen(settings.guidance_scale_2, spec.guidance_scale_2),
+                flow_shift=chosen(settings.flow_shift, spec.flow_shift),
                 constellation=script.constellation,
                 focus=scene.focus,
                 shot=shot.kind,
@@ -157,7 +158,7 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
     for result in results:
         if result.attempts > 1 or result.events:
             remember_generation(root, result)
-    if generator.device.startswith("cuda"):  # the cost model speaks of GPU replicas
+    if generator.settings.device.startswith("cuda"):  # the cost model speaks of GPU replicas
         learn_clip_costs(root, pool.gpus_per_replica, results)
     made = iter(results)
     outcomes = [(hit, True) if hit is not None else (next(made), False) for hit in found]

@@ -27,8 +27,9 @@ from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
 from assets_defs.publishing import (deliver_webhook, file_entries, keep_previous_version, manifest_mismatches,
                                     update_feed)
 from assets_defs.versions import per_episode
-from assets_defs.resources import Postproduction, Publisher, Storage
+from assets_defs.resources import Publisher, Storage
 from ray_jobs.requests import code_version
+from starloom_core.settings import PostproductionSettings
 from starloom_core.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
 
 DURATION_TOLERANCE = 0.10
@@ -63,12 +64,12 @@ def shots_by_scene(script: Script, reviewed: ReviewedClips) -> list[list[Reviewe
     return [sorted(grouped[s.index], key=lambda r: r.clip.shot) for s in script.scenes]
 
 
-def planned_seconds(script: Script, post: Postproduction) -> float:
+def planned_seconds(script: Script, post: PostproductionSettings) -> float:
     """The episode's length as the script plans it (title, scenes, end card, minus the overlaps)."""
     return episode_seconds([post.title_seconds, *[s.seconds for s in script.scenes], post.end_seconds], post.crossfade_seconds)
 
 
-def _formats(script: Script, post: Postproduction, workdir: Path, burn: dict[bool, Path]) -> list[OutputFormat]:
+def _formats(script: Script, post: PostproductionSettings, workdir: Path, burn: dict[bool, Path]) -> list[OutputFormat]:
     frames = [("landscape", post.width, post.height, "episode.mp4")]
     if post.vertical_width and post.vertical_height:
         frames.append(("vertical", post.vertical_width, post.vertical_height, "episode.vertical.mp4"))
@@ -83,7 +84,7 @@ def _formats(script: Script, post: Postproduction, workdir: Path, burn: dict[boo
     return formats
 
 
-def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
+def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: PostproductionSettings,
                     workdir: Path) -> Produced:
     """Every file of the episode, built in `workdir`. No Dagster, no storage."""
     voice = voice_for(post.voice, post.voice_dir)
@@ -148,7 +149,7 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     return Produced(files, slots, loudness, lines)
 
 
-def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: Postproduction) -> dict:
+def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: PostproductionSettings) -> dict:
     clips = [r.clip for r in reviewed.clips]
     return {
         "episode": script.episode, "date": script.date, "episode_number": script.episode_number,
@@ -211,7 +212,7 @@ class Published:
 ASSEMBLY_VERSION = "1"  # bump when produce_episode changes what it makes from the same inputs
 
 
-def assembly_key(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction) -> str:
+def assembly_key(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: PostproductionSettings) -> str:
     """Content address of the finished episode: every input to assembly (the script with its
     timing and cards, both narrations, each clip's key and length, every post-production setting:
     sizes, voice, rate, fades, encoder) and the code that assembles. Same key, same files."""
@@ -248,7 +249,7 @@ def _checks_from_json(stored: dict) -> dict[str, tuple[bool, dict]]:
     return {name: (entry["passed"], entry["details"]) for name, entry in stored.items()}
 
 
-def assemble_and_store(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
+def assemble_and_store(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: PostproductionSettings,
                        out_dir: UPath, key: str, log) -> tuple[dict, UPath | None]:
     """Produce and check the episode, keep the previous cut if this one differs, publish the files
     and, last, the manifest (with its assembly key and check results). Returns it and where the old cut went."""
@@ -271,7 +272,7 @@ def assemble_and_store(script: Script, prompts: ScenePrompts, reviewed: Reviewed
     return manifest, kept
 
 
-def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: Postproduction,
+def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: PostproductionSettings,
                     storage: Storage, publisher: Publisher, log) -> Published:
     """Produce, check and publish one episode under episodes/<episode>/; a different cut of an
     episode already published moves the old one to versions/ first.
@@ -301,9 +302,9 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     announced = checks.get("webhook_delivered", (False, {}))
     if reused and announced[0] and announced[1].get("attempts", 0) > 0:
         checks["webhook_delivered"] = (True, {**announced[1], "note": "announced when this cut was made; not sent again"})
-    elif publisher.webhook_url:
-        delivery = deliver_webhook(publisher.webhook_url, manifest, publisher.webhook_secret,
-                                   attempts=publisher.attempts, backoff_s=publisher.backoff_seconds)
+    elif publisher.settings.webhook_url:
+        delivery = deliver_webhook(publisher.settings.webhook_url, manifest, publisher.settings.webhook_secret.get_secret_value(),
+                                   attempts=publisher.settings.webhook_attempts, backoff_s=publisher.settings.webhook_backoff_seconds)
         if not delivery.delivered:
             log.warning(f"{script.episode}: webhook not delivered after {delivery.attempts} attempt(s): {'; '.join(delivery.errors)}")
         checks["webhook_delivered"] = (delivery.delivered, {"attempts": delivery.attempts, "status": delivery.status or 0,
@@ -358,7 +359,7 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=False) for name in CHECKS],
     )
     def final_episode(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
-                      reviewed_clips: dict[str, ReviewedClips], postproduction: Postproduction, storage: Storage,
+                      reviewed_clips: dict[str, ReviewedClips], postproduction: dg.ResourceParam[PostproductionSettings], storage: Storage,
                       publisher: Publisher):
         """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
         published = each_episode(context.partition_keys, lambda k: publish_episode(

@@ -13,16 +13,22 @@ from starloom_core.series import episode_id
 from starloom_core.storage import asset_path, atomic_write_text, catalog_dir, storage_root
 
 
+# Not Dagster's UPathIOManager: its handle_output refuses an output for several partitions, and every
+# stage here hands over {partition key: record} for a whole single-run backfill; specials' keys are
+# free text, stored under their episode id rather than the key itself.
 class StarloomIOManager(dg.ConfigurableIOManager):
-    storage_url: str
+    storage_url: str  # StorageSettings.url (an IO manager cannot hold a settings object as a dependency)
+
+    def _root(self):
+        return storage_root(self.storage_url)
 
     def _path(self, context: dg.OutputContext | dg.InputContext, key: str):
-        return asset_path(storage_root(self.storage_url), context.asset_key.to_user_string(), episode_id(key), ".json")
+        return asset_path(self._root(), context.asset_key.to_user_string(), episode_id(key), ".json")
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         name = context.asset_key.to_user_string()
         if isinstance(obj, Catalog):
-            write_catalog(obj, catalog_dir(storage_root(self.storage_url)))
+            write_catalog(obj, catalog_dir(self._root()))
             return
         if not (context.has_asset_partitions and isinstance(obj, dict)):
             raise TypeError(f"{name}: expected {{partition: record}} for a partitioned asset, got a {type(obj).__name__}")
@@ -37,7 +43,7 @@ class StarloomIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> object:
         kind = context.dagster_type.typing_type
         if kind is Catalog:
-            return read_catalog(catalog_dir(storage_root(self.storage_url)))
+            return read_catalog(catalog_dir(self._root()))
         model = typing.get_args(kind)[1]  # dict[str, Model]
         loaded = {}
         for key in context.asset_partition_keys:

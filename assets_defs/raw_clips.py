@@ -41,9 +41,9 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
         """One generated clip per shot, from the Ray replica pool; unchanged shots come from the cache.
         Every episode of the run (a backfill's days) goes into one queue."""
         keys = context.partition_keys
-        revisions = {key: model_revision(clip_generator.settings(), script[key].sky_version) for key in keys}
+        revisions = {key: model_revision(clip_generator.settings, script[key].sky_version) for key in keys}
         requests = {key: clip_requests(script[key], scene_prompts[key], clip_generator, revisions[key]) for key in keys}
-        deadline = publish_deadline_s(keys, clip_generator.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
+        deadline = publish_deadline_s(keys, clip_generator.settings.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
         everything = [r for key in keys for r in requests[key]]
         try:
             outcomes, shape = generate_missing(everything, clip_generator, storage, context.log, deadline)
@@ -61,7 +61,7 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
             clip_sets[key] = ClipSet(episode=script[key].episode, clips=records, pool=shape)
         generated = [c for clips in clip_sets.values() for c in clips.clips if not c.cached]
         context.add_output_metadata({
-            "backend": clip_generator.backend,
+            "backend": clip_generator.settings.backend,
             "model_revision": ", ".join(sorted(set(revisions.values()))),
             "episodes": len(keys),
             "clips": len(everything),

@@ -11,10 +11,11 @@ from assets_defs.media.probe import ProbeError, luma_frames, probe_video
 from assets_defs.progress import report_progress
 from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, Verdict
 from assets_defs.clip_generation import clip_requests, generate_missing, to_record
-from assets_defs.resources import ClipGenerator, ClipReview, Storage
+from assets_defs.resources import ClipGenerator, Storage
 from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed
 from assets_defs.versions import per_episode, ui_table
 from ray_jobs.backends import model_revision
+from starloom_core.settings import ReviewSettings
 from starloom_core.storage import atomic_write_text
 
 RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducible
@@ -24,7 +25,7 @@ class ReviewFailedError(RuntimeError):
     """A shot's clip failed review twice; the message names the scene, the shot and the reason."""
 
 
-def review_clip(path: str, width: int, height: int, num_frames: int, thresholds: ClipReview) -> Verdict:
+def review_clip(path: str, width: int, height: int, num_frames: int, thresholds: ReviewSettings) -> Verdict:
     """Decodable, the size and frame count asked for, not black, not frozen. Pure apart from reading the file."""
     try:
         info = probe_video(path)
@@ -55,14 +56,14 @@ def review_clip(path: str, width: int, height: int, num_frames: int, thresholds:
 REVIEW_VERSION = "1"  # bump when review_clip judges the same file differently
 
 
-def verdict_path(root: UPath, record: ClipRecord, thresholds: ClipReview) -> UPath:
+def verdict_path(root: UPath, record: ClipRecord, thresholds: ReviewSettings) -> UPath:
     """Where a clip's verdict under these thresholds is kept: clips are content-addressed, so the
     same key, thresholds and review code always give the same verdict."""
     blob = json.dumps([REVIEW_VERSION, thresholds.model_dump(mode="json")], sort_keys=True).encode()
     return root / "reviews" / record.cache_key[:2] / f"{record.cache_key}-{hashlib.sha256(blob).hexdigest()[:12]}.json"
 
 
-def _review(record: ClipRecord, thresholds: ClipReview, root: UPath) -> Verdict:
+def _review(record: ClipRecord, thresholds: ReviewSettings, root: UPath) -> Verdict:
     """The stored verdict of this clip if it was reviewed before under the same thresholds, else a new one, stored."""
     path = verdict_path(root, record, thresholds)
     if path.exists():
@@ -76,7 +77,7 @@ def _review(record: ClipRecord, thresholds: ClipReview, root: UPath) -> Verdict:
 
 
 def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts], raw: dict[str, ClipSet],
-                    generator: ClipGenerator, thresholds: ClipReview, storage: Storage, log) -> dict[str, ReviewedClips]:
+                    generator: ClipGenerator, thresholds: ReviewSettings, storage: Storage, log) -> dict[str, ReviewedClips]:
     """Review every clip of every episode; all rejected clips are made again in one batch on the pool,
     each on a new seed. An episode whose clip fails twice fails, naming scene, seeds and reason; the
     other episodes' clips are reviewed and kept."""
@@ -84,7 +85,7 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     retries = []  # (key, first record, first verdict, retry request)
     total, seen = sum(len(clips.clips) for clips in raw.values()), 0
     for key, written in scripts.items():
-        requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings(), written.sky_version))
+        requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings, written.sky_version))
         for record, request in zip(raw[key].clips, requests, strict=True):
             verdict = _review(record, thresholds, storage.root())
             seen += 1
@@ -139,7 +140,7 @@ def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
     @chain.asset("reviewed_clips", "generation", code_version="4",
                                  ins=chain.ins("script", "scene_prompts", "raw_clips"))
     def reviewed_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
-                       raw_clips: dict[str, ClipSet], clip_generator: ClipGenerator, clip_review: ClipReview,
+                       raw_clips: dict[str, ClipSet], clip_generator: ClipGenerator, clip_review: dg.ResourceParam[ReviewSettings],
                        storage: Storage) -> dict[str, ReviewedClips]:
         """Technical review of every clip; a rejected clip is made once more with a new seed."""
         reviewed = review_episodes(script, scene_prompts, raw_clips, clip_generator, clip_review, storage, context.log)

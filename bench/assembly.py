@@ -20,10 +20,10 @@ from pathlib import Path
 from assets_defs.catalog import load_catalog, write_catalog
 from assets_defs.final_episode import produce_episode
 from assets_defs.models import ClipRecord, ReviewedClip, ReviewedClips, ScenePrompts, Verdict
-from assets_defs.resources import Postproduction
+from starloom_core.settings import PROJECT_ROOT, PostproductionSettings, parse_size
 from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_style
 from assets_defs.script import write_script
-from orchestration.resources import PROJECT_ROOT, parse_size
+from starloom_core.settings import PROJECT_ROOT, parse_size
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
 from starloom_core.storage import catalog_dir, storage_root
@@ -93,7 +93,7 @@ def main() -> None:
                     scene=scene.index, shot=shot.shot, cache_key=request.cache_key, path=str(path), backend="sky",
                     model_revision="bench", seed=prompt.seed, prompt=shot.prompt, width=1280, height=720,
                     num_frames=request.num_frames, fps=24, steps=1, guidance_scale=0.0, cached=True), verdict=Verdict(passed=True)))
-        post = Postproduction(width=1280, height=720, vertical_width=vertical[0], vertical_height=vertical[1], preset=args.preset)
+        post = PostproductionSettings(size=(1280, 720), vertical_size=vertical if vertical[0] else None, preset=args.preset)
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         clock = ToolClock()

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from assets_defs.catalog import load_catalog, write_catalog
-from orchestration.resources import PROJECT_ROOT
+from starloom_core.settings import PROJECT_ROOT
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
 from starloom_core.storage import catalog_dir, storage_root

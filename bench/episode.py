@@ -20,7 +20,7 @@ import dagster as dg
 
 from assets_defs.edits import record_edit
 from orchestration.episode_run import run_episode
-from orchestration.resources import Settings, parse_size
+from starloom_core.settings import StarloomSettings
 from ray_jobs.pool import ensure_ray
 from starloom_core.storage import storage_root
 
@@ -49,21 +49,19 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="256x144, landscape only: a quick check")
     parser.add_argument("--data", help="data folder (default: the project's data/)")
     args = parser.parse_args()
-    width, height = parse_size("256x144" if args.small else args.size)
-    vertical = (0, 0) if args.small else (1080, 1920)
+    size, vertical = ("256x144", "off") if args.small else (args.size, "1080x1920")
 
     ensure_ray()  # Ray's start-up is a once-per-process cost, reported apart from the runs
     with tempfile.TemporaryDirectory(prefix="starloom-bench-") as tmp, dg.instance_for_test() as instance:
-        settings = Settings(storage=str(Path(tmp) / "storage"), width=width, height=height,
-                            vertical_width=vertical[0], vertical_height=vertical[1],
-                            **({"data_dir": args.data} if args.data else {}))
+        settings = StarloomSettings.load({"storage.url": str(Path(tmp) / "storage"), "storage.data_dir": args.data,
+                                          "postproduction.size": size, "postproduction.vertical_size": vertical})
         runs = {"first run": timed_run(args.date, settings, instance)}
         runs["unchanged re-run"] = timed_run(args.date, settings, instance)
-        record_edit(storage_root(settings.storage), args.date, 1, "make the stars brighter", runs["first run"]["scenes"])
+        record_edit(storage_root(settings.storage.url), args.date, 1, "make the stars brighter", runs["first run"]["scenes"])
         runs["one-scene edit"] = timed_run(args.date, settings, instance)
 
     first = runs["first run"]
-    print(f"episode {args.date} ({width}x{height}{', vertical' if vertical[0] else ''}, sky): {first['clips']} clips, "
+    print(f"episode {args.date} ({size}{'' if vertical == 'off' else ', vertical'}, sky): {first['clips']} clips, "
           f"{first['episode'].duration_seconds:.2f} s of film")
     print(f"  {'':<17}" + "".join(f"{name:>18}" for name in runs))
     for stage in STAGES:

@@ -86,13 +86,13 @@ def sharded_tiny_wan(gpus: int) -> dict:
     import ray
 
     from assets_defs.media.probe import luma_frames
-    from ray_jobs.backends import BackendSettings
+    from starloom_core.settings import GenerationSettings
     from ray_jobs.backends.tiny_wan import build_tiny_wan
     from ray_jobs.pool import ReplicaPool, ensure_ray, shutdown_replicas
     from ray_jobs.requests import ClipRequest
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = BackendSettings("tiny-wan", model_dir=str(build_tiny_wan(f"{tmp}/model")), device="cuda")
+        settings = GenerationSettings(backend="tiny-wan", model_dir=str(build_tiny_wan(f"{tmp}/model")), device="cuda")
         request = ClipRequest("gpu-check/scene-1", "tiny-wan", "r", "stars", "blurry", 7, 64, 48, 9, 16, 4, 4.0)
         ensure_ray()
         out = {}

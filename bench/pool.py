@@ -10,7 +10,7 @@ import argparse
 import tempfile
 import time
 
-from ray_jobs.backends import BackendSettings
+from starloom_core.settings import GenerationSettings
 from ray_jobs.backends.tiny_wan import build_tiny_wan
 from ray_jobs.pool import ReplicaPool, ensure_ray, shutdown_replicas
 from ray_jobs.requests import ClipRequest
@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_ray(num_cpus=2)
     with tempfile.TemporaryDirectory(prefix="starloom-pool-bench-") as tmp:
-        settings = BackendSettings("tiny-wan", model_dir=str(build_tiny_wan(f"{tmp}/model")))
+        settings = GenerationSettings(backend="tiny-wan", model_dir=str(build_tiny_wan(f"{tmp}/model")))
         print(f"{args.clips} tiny-wan clips (112x64x17, 6 steps, CFG) per run")
         for replicas in (1, 2):
             started = time.perf_counter()

@@ -14,7 +14,7 @@ import time
 from assets_defs.catalog import load_catalog, write_catalog
 from assets_defs.pick import load_calendar
 from assets_defs.script import story_scenes, tonight_scene
-from orchestration.resources import PROJECT_ROOT
+from starloom_core.settings import PROJECT_ROOT
 from ray_jobs.backends.sky import SkyBackend, SkyView
 from ray_jobs.requests import ClipRequest
 from starloom_core.storage import catalog_dir, storage_root

@@ -36,6 +36,17 @@ def _quiet(verbose: bool) -> str:
     return "INFO" if verbose else "WARNING"
 
 
+def _settings(**overrides):
+    """The settings from the environment and these options ({"generation.backend": …}); a bad value
+    stops the command at once, naming the variable and what it may be."""
+    from starloom_core.settings import SettingsError, StarloomSettings
+
+    try:
+        return StarloomSettings.load(overrides)
+    except SettingsError as error:
+        raise click.UsageError(f"configuration: {error}") from None
+
+
 def _root_cause(error: BaseException) -> BaseException:
     """Dagster wraps user errors; a person wants to read the one that says what is wrong."""
     while getattr(error, "user_exception", None) is not None:
@@ -61,14 +72,15 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 def episode(ctx: click.Context, date: str | None, backend: str | None, size: str | None, language: str | None) -> None:
     """Make the episode for DATE (YYYY-MM-DD, default today in Asia/Shanghai); prints the mp4's path last."""
     from starloom_core.series import PartitionDateError, parse_episode_date, today_in_series
-    from orchestration.resources import Settings, parse_size
+    from starloom_core.settings import parse_size
 
     try:
         partition = parse_episode_date(date) if date else today_in_series().isoformat()
-        width, height = parse_size(size) if size else (None, None)
+        if size:
+            parse_size(size)
     except (PartitionDateError, ValueError) as error:
         raise click.UsageError(str(error)) from None
-    settings = Settings.from_env(backend=backend, width=width, height=height, language=language)
+    settings = _settings(**{"generation.backend": backend, "postproduction.size": size, "postproduction.language": language})
     click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
 
 
@@ -104,8 +116,8 @@ def backfill(ctx: click.Context, start: str, end: str) -> None:
     on the replica pool, so models load once. Prints each mp4's path."""
     from assets_defs.partitions import daily_partitions
     from starloom_core.series import PartitionDateError, parse_episode_date
-    from orchestration.resources import Settings
 
+    settings = _settings()
     try:
         first, last = parse_episode_date(start), parse_episode_date(end)
     except PartitionDateError as error:
@@ -113,7 +125,7 @@ def backfill(ctx: click.Context, start: str, end: str) -> None:
     if first > last:
         raise click.UsageError(f"START {first} is after END {last}")
     keys = [k for k in daily_partitions.get_partition_keys() if first <= k <= last]
-    episodes = _run(ctx, lambda run: run(keys, Settings.from_env()), f"{first}…{last}")
+    episodes = _run(ctx, lambda run: run(keys, settings), f"{first}…{last}")
     for key in keys:
         click.echo(episodes[key].video)
 
@@ -125,14 +137,14 @@ def special(ctx: click.Context, text: str) -> None:
     """Make a special episode told from TEXT (a sentence or a few, naming a myth or a constellation);
     the same as adding TEXT as a partition of the special chain in the UI. Prints the mp4's path."""
     from starloom_core.series import PartitionDateError, check_special_text, episode_id
-    from orchestration.resources import Settings
 
+    settings = _settings()
     try:
         key = check_special_text(text)
     except PartitionDateError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"special {episode_id(key)}", err=True)
-    click.echo(_run(ctx, lambda run: run([key], Settings.from_env(), special=True), episode_id(key))[key].video)
+    click.echo(_run(ctx, lambda run: run([key], settings, special=True), episode_id(key))[key].video)
 
 
 @cli.command()
@@ -147,11 +159,10 @@ def revise(ctx: click.Context, date: str, instruction: str, scene: int) -> None:
     from assets_defs.edits import record_edit
     from orchestration.lineage import LineageError, episode_lineage
     from starloom_core.series import PartitionDateError, parse_episode_date
-    from orchestration.resources import Settings
     from starloom_core.storage import storage_root
 
-    settings = Settings.from_env()
-    root = storage_root(settings.storage)
+    settings = _settings()
+    root = storage_root(settings.storage.url)
     try:
         partition = parse_episode_date(date)
         scenes = len(episode_lineage(root, partition)["scenes"])
@@ -176,12 +187,11 @@ def picks(start: str | None, days: int) -> None:
     from assets_defs.catalog import CatalogError, load_catalog
     from assets_defs.pick import CalendarError, load_calendar, picks_through
     from starloom_core.series import PartitionDateError, parse_episode_date, today_in_series
-    from orchestration.resources import Settings
 
-    settings = Settings.from_env()
+    data_dir = _settings().storage.data_dir
     try:
         first = dt.date.fromisoformat(parse_episode_date(start)) if start else today_in_series()
-        catalog, calendar = load_catalog(settings.data_dir), load_calendar(settings.data_dir)
+        catalog, calendar = load_catalog(data_dir), load_calendar(data_dir)
         chosen = picks_through(catalog, calendar, first + dt.timedelta(days=days - 1))[-days:]
     except (PartitionDateError, CatalogError, CalendarError) as error:
         raise click.ClickException(str(error)) from None
@@ -216,7 +226,7 @@ def ui(host: str, port: int, no_ray: bool) -> None:
 @click.option("--shutdown", is_flag=True, help="Stop every replica (their models unload).")
 def pool(shutdown: bool) -> None:
     """Show the warm replicas on the Ray cluster at RAY_ADDRESS, or shut them down."""
-    address = os.environ.get("RAY_ADDRESS", "")
+    address = _settings().generation.ray_address
     if not address:
         raise click.UsageError("set RAY_ADDRESS to a Ray cluster: replicas of an in-process Ray end with their run")
     from ray_jobs.pool import describe_replicas, ensure_ray, shutdown_replicas
@@ -248,12 +258,12 @@ def lineage(date: str, scene: int | None) -> None:
 
     from orchestration.lineage import LineageError, episode_lineage
     from starloom_core.series import SPECIAL_PREFIX, PartitionDateError, parse_episode_date
-    from orchestration.resources import Settings
     from starloom_core.storage import storage_root
 
+    root = storage_root(_settings().storage.url)
     try:
         partition = date if date.startswith(SPECIAL_PREFIX) else parse_episode_date(date)
-        chain = episode_lineage(storage_root(Settings.from_env().storage), partition, scene)
+        chain = episode_lineage(root, partition, scene)
     except (PartitionDateError, LineageError) as error:
         raise click.ClickException(str(error)) from None
     console = Console(width=160)
@@ -306,7 +316,7 @@ def plan(nodes: str, gpu_memory: float, clips: int, deadline: str | None, size: 
 
     from ray_jobs.memory import MODES, ShapeDoesNotFitError, fit_replica, peak_parts
     from ray_jobs.planner import parallel_degrees, plan_replicas
-    from orchestration.resources import parse_size
+    from starloom_core.settings import parse_size
 
     try:
         node_gpus = [int(n) for n in nodes.split(",")]
@@ -369,6 +379,22 @@ def ray_stop() -> None:
     click.echo("stopped the local Ray head" if stop_head(Path("var/ray").resolve()) else "no local Ray head is running")
 
 
+@cli.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the table of every variable (the README's) instead.")
+def settings_command(markdown: bool) -> None:
+    """Show the settings in effect (from STARLOOM_* variables and defaults), secrets hidden."""
+    from starloom_core.settings import SECTIONS, env_name, settings_table
+
+    if markdown:
+        click.echo(settings_table())
+        return
+    settings = _settings()
+    for name, section_cls in SECTIONS.items():
+        for field, value in getattr(settings, name):
+            shown = f"{value[0]}x{value[1]}" if isinstance(value, tuple) else "" if value is None else value
+            click.echo(f"{env_name(section_cls, field)}={shown}")
+
+
 @cli.command("build-tiny-wan")
 @click.argument("directory", default="var/models/tiny-wan", type=click.Path(file_okay=False))
 def build_tiny_wan_command(directory: str) -> None:
@@ -380,3 +406,7 @@ def build_tiny_wan_command(directory: str) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

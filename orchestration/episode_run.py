@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 
+from assets_defs.partitions import special_partitions
 from assets_defs.series_files import record_series_files
 from orchestration.definitions import build_defs
-from assets_defs.partitions import special_partitions
 from starloom_core.series import episode_id
-from orchestration.resources import Settings, build_resources
+from starloom_core.settings import StarloomSettings
 
 
 def console(level: str) -> dict:
@@ -30,31 +29,32 @@ def console(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
-def ensure_model(settings: Settings, echo: Callable[[str], None]) -> None:
+def ensure_model(settings: StarloomSettings, echo: Callable[[str], None]) -> None:
     """tiny-wan is built on first use; `wan` weights must already be in place."""
-    if settings.backend == "tiny-wan" and not Path(settings.resolved_model_dir(), "model_index.json").exists():
+    model_dir = settings.generation.resolved_model_dir()
+    if settings.generation.backend == "tiny-wan" and not Path(model_dir, "model_index.json").exists():
         from ray_jobs.backends.tiny_wan import build_tiny_wan
 
-        echo(f"building the tiny Wan2.2 test model in {settings.resolved_model_dir()}")
-        build_tiny_wan(settings.resolved_model_dir())
+        echo(f"building the tiny Wan2.2 test model in {model_dir}")
+        build_tiny_wan(model_dir)
 
 
 CODE_LOCATION = "orchestration.definitions"  # the location name `dagster-webserver -m orchestration.definitions` loads
 
 
 @contextlib.contextmanager
-def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str):
+def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str, location_name: str = CODE_LOCATION):
     """Runs created inside record the code location their job lives in, as a run the daemon launches
     does. `execute_in_process` records none, and the UI cannot re-execute a run without it
-    ("Re-execute" and "from failure" look the job up there). STARLOOM_CODE_LOCATION names the
-    location where a deployment's workspace calls it something else."""
+    ("Re-execute" and "from failure" look the job up there). `location_name`
+    (STARLOOM_CODE_LOCATION) is the name the deployment's workspace gives it."""
     from dagster._core.remote_origin import (ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin,
                                              RemoteRepositoryOrigin)
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     location = ManagedGrpcPythonEnvCodeLocationOrigin(
         LoadableTargetOrigin(executable_path=sys.executable, module_name=CODE_LOCATION),
-        location_name=os.environ.get("STARLOOM_CODE_LOCATION", CODE_LOCATION))
+        location_name=location_name)
     origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)
     instance.create_run_for_job = functools.partial(instance.create_run_for_job, remote_job_origin=origin)
     try:
@@ -63,7 +63,7 @@ def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str):
         del instance.create_run_for_job  # back to the class's own method
 
 
-def run_chain(keys: list[str], settings: Settings, special: bool = False, echo: Callable[[str], None] = print,
+def run_chain(keys: list[str], settings: StarloomSettings, special: bool = False, echo: Callable[[str], None] = print,
               instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
               **resource_overrides) -> dg.ExecuteInProcessResult:
     """One run of the episode job over every episode in `keys` (consecutive days, or one special):
@@ -71,17 +71,17 @@ def run_chain(keys: list[str], settings: Settings, special: bool = False, echo: 
     single-run backfill policy. Raises on failure, naming what broke."""
     instance = instance or dg.DagsterInstance.get()
     ensure_model(settings, echo)
-    record_series_files(instance, settings.data_dir)
+    record_series_files(instance, settings.storage.data_dir)
     if special:
         instance.add_dynamic_partitions(special_partitions.name, keys)
     tags = {}
     if len(keys) > 1:  # a range: one run, every day's clips in one queue on the pool
         tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
     what = f"special {episode_id(keys[0])}" if special else (keys[0] if len(keys) == 1 else f"{keys[0]}…{keys[-1]}")
-    echo(f"episode {what} with backend {settings.backend} into {settings.storage}")
-    defs = build_defs(build_resources(settings) | resource_overrides)
+    echo(f"episode {what} with backend {settings.generation.backend} into {settings.storage.url}")
+    defs = build_defs(settings, **resource_overrides)
     job = defs.resolve_job_def("special_episode_job" if special else "daily_episode_job")
-    with recorded_as_the_ui_job(instance, job.name):
+    with recorded_as_the_ui_job(instance, job.name, settings.orchestration.code_location):
         result = job.execute_in_process(instance=instance, partition_key=keys[0] if len(keys) == 1 else None, tags=tags,
                                         run_config=console(log_level), raise_on_error=True)
     for check in result.get_asset_check_evaluations():
@@ -90,7 +90,7 @@ def run_chain(keys: list[str], settings: Settings, special: bool = False, echo: 
     return result
 
 
-def run_episode(partition: str, settings: Settings, echo: Callable[[str], None] = print,
+def run_episode(partition: str, settings: StarloomSettings, echo: Callable[[str], None] = print,
                 instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
                 **resource_overrides) -> dg.ExecuteInProcessResult:
     """One day of the series (the CLI's `starloom episode`)."""

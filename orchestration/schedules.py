@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from assets_defs.catalog import catalog
@@ -12,6 +10,7 @@ from assets_defs.raw_clips import raw_clips, special_raw_clips
 from assets_defs.reviewed_clips import reviewed_clips, special_reviewed_clips
 from assets_defs.scene_prompts import scene_prompts, special_scene_prompts
 from assets_defs.script import script, special_script
+from starloom_core.settings import OrchestrationSettings
 
 DAILY_ASSETS = [script, scene_prompts, raw_clips, reviewed_clips, final_episode]
 SPECIAL_ASSETS = [special_script, special_scene_prompts, special_raw_clips, special_reviewed_clips, special_final_episode]
@@ -35,17 +34,8 @@ special_episode_job = dg.define_asset_job(
 )
 
 
-def schedule_time(text: str) -> tuple[int, int]:
-    """HH:MM in Asia/Shanghai, from STARLOOM_SCHEDULE_AT (default 06:00)."""
-    try:
-        hour, minute = (int(part) for part in text.split(":"))
-        if 0 <= hour < 24 and 0 <= minute < 60:
-            return hour, minute
-    except ValueError:
-        pass
-    raise ValueError(f"STARLOOM_SCHEDULE_AT must look like 06:00 (HH:MM, Asia/Shanghai), got {text!r}")
-
-
-# The partition's timezone (Asia/Shanghai) is the schedule's; end_offset=1 makes the morning run build today.
-_hour, _minute = schedule_time(os.environ.get("STARLOOM_SCHEDULE_AT", "06:00"))
-daily_episode_schedule = dg.build_schedule_from_partitioned_job(daily_episode_job, hour_of_day=_hour, minute_of_hour=_minute)
+def daily_schedule(orchestration: OrchestrationSettings) -> dg.ScheduleDefinition:
+    """The daily job at STARLOOM_SCHEDULE_AT. The partition's timezone (Asia/Shanghai) is the schedule's;
+    end_offset=1 makes the morning run build today."""
+    hour, minute = orchestration.hour_minute
+    return dg.build_schedule_from_partitioned_job(daily_episode_job, hour_of_day=hour, minute_of_hour=minute)

@@ -30,11 +30,11 @@ def failure_report(context: dg.RunFailureSensorContext) -> dict:
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def episode_failure_sensor(context: dg.RunFailureSensorContext, publisher: Publisher):
     """Posts each failed run's partition, step and error to the webhook."""
-    if not publisher.webhook_url:
+    if not publisher.settings.webhook_url:
         return dg.SkipReason("no webhook configured (STARLOOM_WEBHOOK_URL)")
     report = failure_report(context)
-    delivery = deliver_webhook(publisher.webhook_url, report, publisher.webhook_secret,
-                               attempts=publisher.attempts, backoff_s=publisher.backoff_seconds)
+    delivery = deliver_webhook(publisher.settings.webhook_url, report, publisher.settings.webhook_secret.get_secret_value(),
+                               attempts=publisher.settings.webhook_attempts, backoff_s=publisher.settings.webhook_backoff_seconds)
     if not delivery.delivered:
         context.log.warning(f"failure notice for run {report['run_id']} not delivered: {'; '.join(delivery.errors)}")
     return None

@@ -13,7 +13,7 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from ray_jobs.backends import BackendSettings
+from starloom_core.settings import GenerationSettings
 from ray_jobs.replica import ClipReplica
 from ray_jobs.requests import ClipRequest
 
@@ -25,12 +25,12 @@ class ReplicaStartError(RuntimeError):
     """Replicas did not come up in time: not enough free CPUs/GPUs, or a model that failed to load."""
 
 
-def _unit(settings: BackendSettings) -> dict:
+def _unit(settings: GenerationSettings) -> dict:
     """What one replica rank reserves: a GPU (and a CPU to drive it), or one CPU."""
     return {"GPU": 1, "CPU": 1} if settings.device.startswith("cuda") else {"CPU": 1}
 
 
-def _actor_resources(settings: BackendSettings) -> dict:
+def _actor_resources(settings: GenerationSettings) -> dict:
     unit = _unit(settings)
     return {"num_cpus": unit["CPU"], "num_gpus": unit.get("GPU", 0)}
 
@@ -73,7 +73,7 @@ def cluster_gpu_memory_gib() -> float | None:
 
 
 class SoloReplica:
-    def __init__(self, name: str, settings: BackendSettings):
+    def __init__(self, name: str, settings: GenerationSettings):
         self.name, self.settings = name, settings
         self.actor = self._start()
 
@@ -105,7 +105,7 @@ class GangReplica:
     """G ranks of one sequence-parallel replica; a dead rank breaks the process group, so the
     whole gang is rebuilt."""
 
-    def __init__(self, name: str, settings: BackendSettings, world: int, timeout_s: float):
+    def __init__(self, name: str, settings: GenerationSettings, world: int, timeout_s: float):
         self.name, self.settings, self.world, self.timeout_s = name, settings, world, timeout_s
         self.pg, self.ranks = None, []
         self._start()

@@ -16,7 +16,7 @@ Modes, fastest first:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 EXPERT_GIB = 26.6
 TEXT_ENCODER_GIB = 10.6
@@ -116,7 +116,7 @@ def with_memory_mode(settings, mode: str):
     """Backend settings loading the way `mode` says: offload turns on model CPU offload, fsdp shards
     the experts' blocks. "" or resident leaves the settings as the user gave them."""
     if mode == "offload":
-        return replace(settings, offload_idle_expert=True)
+        return settings.model_copy(update={"offload_idle_expert": True})
     if mode == "fsdp":
-        return replace(settings, shard_weights=True)
+        return settings.model_copy(update={"shard_weights": True})
     return settings

@@ -15,13 +15,13 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from ray.util.placement_group import remove_placement_group
 
-from ray_jobs.backends import BackendSettings
+from starloom_core.settings import GenerationSettings
 from ray_jobs.gang import NAMESPACE, GangReplica, ReplicaStartError, SoloReplica
 from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult
 
@@ -34,17 +34,16 @@ RESTART_POLL_S = 0.5  # how often a restarting replica is asked whether it is re
 MAX_UNCOUNTED_REFUSALS = 5
 
 
-def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
-    """Join `address` (or RAY_ADDRESS), else start Ray inside this process.
+def ensure_ray(address: str = "", num_cpus: int | None = None, verbose: bool = False) -> None:
+    """Join `address` (the settings' RAY_ADDRESS), else start Ray inside this process.
 
     A cluster from `ray start` uses token auth by default: the driver needs RAY_AUTH_MODE=token in
     its environment (read when Ray is imported) and the cluster's token (~/.ray/auth_token).
     """
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS", "")
     # Ray's start-up lines are for `-v` (STARLOOM_VERBOSE=1); warnings and errors always show.
-    quiet = {} if os.environ.get("STARLOOM_VERBOSE") == "1" else {"logging_level": logging.WARNING}
+    quiet = {} if verbose else {"logging_level": logging.WARNING}
     if quiet:  # "token authentication is enabled": true of every cluster here, nothing to act on
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address:
@@ -55,9 +54,9 @@ def ensure_ray(address: str = "", num_cpus: int | None = None) -> None:
                  include_dashboard=False, log_to_driver=False, **quiet)
 
 
-def pool_id(settings: BackendSettings) -> str:
+def pool_id(settings: GenerationSettings) -> str:
     """Replicas with the same settings are interchangeable; the id names them."""
-    digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps(settings.load_identity(), sort_keys=True).encode()).hexdigest()[:8]
     return f"{settings.name}-{digest}"
 
 
@@ -65,7 +64,7 @@ class ReplicaPool:
     """Handles on `replicas` named replicas of one backend, each spanning `gpus_per_replica` ranks
     (a sequence-parallel gang when more than one); creates the missing ones."""
 
-    def __init__(self, settings: BackendSettings, replicas: int = 1, max_attempts: int = 3,
+    def __init__(self, settings: GenerationSettings, replicas: int = 1, max_attempts: int = 3,
                  gpus_per_replica: int = 1, start_timeout_s: float = 600.0):
         if replicas < 1:
             raise ValueError(f"a pool needs at least one replica, got {replicas}")

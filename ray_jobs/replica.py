@@ -15,7 +15,8 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
-from ray_jobs.backends import BackendSettings, load_backend
+from ray_jobs.backends import load_backend
+from starloom_core.settings import GenerationSettings
 from ray_jobs.requests import ClipRequest, ClipResult
 from ray_jobs.requests import code_version
 from starloom_core.storage import atomic_put_file, atomic_write_text, clip_path, clip_record_path, storage_root
@@ -25,7 +26,7 @@ from starloom_core.video import encode_frames
 class ClipReplica:
     """Hosts one warm backend. Public verb: `generate`; `stats` says what it has done."""
 
-    def __init__(self, settings: BackendSettings, rank: int = 0, world: int = 1, rendezvous: str = ""):
+    def __init__(self, settings: GenerationSettings, rank: int = 0, world: int = 1, rendezvous: str = ""):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local folders only
         started = time.perf_counter()
         self.rank, self.world = rank, world

@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 import ray
 
-from orchestration.resources import PROJECT_ROOT, Settings
+from starloom_core.settings import PROJECT_ROOT, SECTIONS, StarloomSettings
 from starloom_core.net import free_port
 
 DATA = PROJECT_ROOT / "data"
@@ -106,10 +106,15 @@ def data_copy(tmp_path) -> Path:
     return Path(shutil.copytree(TEST_DATA, tmp_path / "data"))
 
 
-def make_settings(tmp_path: Path, **overrides) -> Settings:
-    values = {"storage": str(tmp_path / "storage"), "data_dir": str(TEST_DATA), "width": 256, "height": 144,
-              "vertical_width": 144, "vertical_height": 256} | overrides
-    return Settings(**values)
+def make_settings(tmp_path: Path, **overrides) -> StarloomSettings:
+    """Small episodes on tmp storage; `overrides` by field name (backend=…, vertical_size="off")."""
+    values = {"url": str(tmp_path / "storage"), "data_dir": str(TEST_DATA), "size": "256x144",
+              "vertical_size": "144x256"} | overrides
+    section_of: dict[str, str] = {}
+    for name, cls in SECTIONS.items():  # a name two sections share (url) means the first: storage's
+        for field in cls.model_fields:
+            section_of.setdefault(field, name)
+    return StarloomSettings.load({f"{section_of[field]}.{field}": value for field, value in values.items()})
 
 
 @pytest.fixture

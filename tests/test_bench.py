@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from orchestration.resources import PROJECT_ROOT
+from starloom_core.settings import PROJECT_ROOT
 from tests.conftest import TEST_DATA
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,6 @@ from orchestration.cli import cli
 from orchestration.definitions import defs
 from assets_defs.partitions import daily_partitions
 from starloom_core.series import PartitionDateError, parse_episode_date
-from orchestration.resources import Settings, parse_size
 
 
 def test_definitions_load_with_the_whole_chain_schedule_and_checks():
@@ -68,23 +67,11 @@ def test_every_command_has_help(command):
 
 
 def test_every_command_is_documented_in_the_readme():
-    from orchestration.resources import PROJECT_ROOT
+    from starloom_core.settings import PROJECT_ROOT, SECTIONS, env_name
 
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     for name in cli.commands:
         assert f"starloom {name}" in readme, name
-
-
-def test_settings_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("STARLOOM_STORAGE", "s3://bucket/series")
-    monkeypatch.setenv("STARLOOM_SIZE", "832x480")
-    monkeypatch.setenv("STARLOOM_BACKEND", "tiny-wan")
-    settings = Settings.from_env(language="en")
-    assert (settings.storage, settings.width, settings.height, settings.backend, settings.language) == (
-        "s3://bucket/series", 832, 480, "tiny-wan", "en")
-    assert settings.resolved_model_dir().endswith("var/models/tiny-wan")
-    with pytest.raises(ValueError, match="even"):
-        parse_size("321x180")
 
 
 def test_progress_is_a_plain_line_per_stage_when_stderr_is_not_a_terminal():
@@ -137,19 +124,11 @@ def test_help_answers_without_importing_dagster_ray_or_torch():
     assert usage.returncode == 2 and "YYYY-MM-DD" in usage.stderr
 
 
-def test_vertical_cut_can_be_turned_off_from_the_environment(monkeypatch):
-    monkeypatch.setenv("STARLOOM_VERTICAL_SIZE", "off")
-    settings = Settings.from_env()
-    assert (settings.vertical_width, settings.vertical_height) == (0, 0)
-    monkeypatch.setenv("STARLOOM_VERTICAL_SIZE", "720x1280")
-    assert Settings.from_env().vertical_width == 720
-
-
 def test_external_tools_run_with_stdin_closed():
     """A tool that inherits a terminal's stdin stops a run started in a background process group."""
     import ast
 
-    from orchestration.resources import PROJECT_ROOT
+    from starloom_core.settings import PROJECT_ROOT, SECTIONS, env_name
     from starloom_core.tools import run_tool
 
     read = run_tool(["python3", "-c", "import sys; print(repr(sys.stdin.read()))"], text=True)
@@ -157,7 +136,7 @@ def test_external_tools_run_with_stdin_closed():
     fed = run_tool(["python3", "-c", "import sys; print(sys.stdin.read())"], input=b"piped")
     assert fed.stdout.strip() == b"piped"
     # Every other module goes through run_tool; the long-lived services (Ray head, Dagster) get DEVNULL themselves.
-    for path in [*PROJECT_ROOT.glob("assets_defs/**/*.py"), *PROJECT_ROOT.glob("ray_jobs/**/*.py")]:
+    for path in [p for layer in ("assets_defs", "ray_jobs", "starloom_core") for p in PROJECT_ROOT.glob(f"{layer}/**/*.py")]:
         if path.name == "tools.py":
             continue
         calls = [n.lineno for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
@@ -188,12 +167,12 @@ def test_helm_values_point_at_this_code_and_only_at_variables_it_reads():
 
     import yaml
 
-    from orchestration.resources import PROJECT_ROOT
+    from starloom_core.settings import PROJECT_ROOT, SECTIONS, env_name
 
     values = yaml.safe_load((PROJECT_ROOT / "infra" / "helm" / "dagster-values.yaml").read_text())
     [deployment] = values["dagster-user-deployments"]["deployments"]
     assert deployment["dagsterApiGrpcArgs"] == ["-m", "orchestration.definitions"]
-    read = set(re.findall(r"STARLOOM_[A-Z_]+", (PROJECT_ROOT / "orchestration" / "resources.py").read_text()))
+    read = {env_name(cls, field) for cls in SECTIONS.values() for field in cls.model_fields}
     named = {e["name"] for e in deployment["env"]}
     assert {n for n in named if n.startswith("STARLOOM_")} <= read
     assert values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"] == [{"name": "starloom-secrets"}]
@@ -204,12 +183,3 @@ def test_helm_values_point_at_this_code_and_only_at_variables_it_reads():
     assert limits == production["concurrency"]["runs"]["tag_concurrency_limits"]  # the same policy in both places
 
 
-@pytest.mark.parametrize("text, expected", [("06:00", (6, 0)), ("21:30", (21, 30)), ("6", None), ("25:00", None), ("ab:cd", None)])
-def test_schedule_time_is_configurable_and_checked(text, expected):
-    from orchestration.schedules import schedule_time
-
-    if expected:
-        assert schedule_time(text) == expected
-    else:
-        with pytest.raises(ValueError, match="STARLOOM_SCHEDULE_AT must look like 06:00"):
-            schedule_time(text)

@@ -19,7 +19,7 @@ from assets_defs.media.probe import probe_video
 from assets_defs.media.subtitles import parse_srt
 from assets_defs.media.timeline import episode_seconds
 from assets_defs.models import ScenePrompts
-from assets_defs.resources import ClipReview
+from starloom_core.settings import PublishingSettings, ReviewSettings
 from assets_defs.reviewed_clips import ReviewFailedError
 from assets_defs.scene_prompts import BlockedTextError
 from orchestration.episode_run import run_episode
@@ -219,7 +219,7 @@ def test_blocklisted_scene_is_refused_before_any_clip_is_made(tmp_path, ray_clus
         context = dg.build_run_status_sensor_context(
             sensor_name="episode_failure_sensor", dagster_event=failure.event_log_entry.dagster_event,
             dagster_instance=instance, dagster_run=run,
-            resources={"publisher": Publisher(webhook_url=receiver.url, webhook_secret=SECRET)},
+            resources={"publisher": Publisher(settings=PublishingSettings(webhook_url=receiver.url, webhook_secret=SECRET))},
         ).for_run_failure()
         episode_failure_sensor(context)
     finally:
@@ -231,7 +231,7 @@ def test_blocklisted_scene_is_refused_before_any_clip_is_made(tmp_path, ray_clus
 
 def test_clip_failing_review_is_regenerated_once_then_fails_naming_scene_and_reason(tmp_path, ray_cluster, instance):
     settings = make_settings(tmp_path)
-    message = _fails_with(ReviewFailedError, DAY, settings, instance=instance, clip_review=ClipReview(min_mean_luma=250))
+    message = _fails_with(ReviewFailedError, DAY, settings, instance=instance, clip_review=ReviewSettings(min_mean_luma=250))
     assert message.startswith(f"{DAY}/scene-1/shot-1: clip failed review twice") and "black: mean luma" in message
     # Every rejected clip is made once more on a new seed, all in one batch on the pool.
     from orchestration.lineage import _load
@@ -418,11 +418,11 @@ def test_webhook_failure_shows_in_dagster_without_failing_the_episode(tmp_path, 
     from assets_defs.resources import Publisher
     from tests.test_publishing import SECRET, Receiver
 
-    settings = make_settings(tmp_path, vertical_width=0, vertical_height=0)
+    settings = make_settings(tmp_path, vertical_size="off")
     down, up = Receiver([500] * 10), Receiver([])
     try:
         failed = run_episode(DAY, settings, echo=lambda _: None, instance=instance,
-                             publisher=Publisher(webhook_url=down.url, webhook_secret=SECRET, attempts=3, backoff_seconds=0.01))
+                             publisher=Publisher(settings=PublishingSettings(webhook_url=down.url, webhook_secret=SECRET, webhook_attempts=3, webhook_backoff_seconds=0.01)))
         checks = {c.check_name: c for c in failed.get_asset_check_evaluations()}
         assert failed.success and not checks["webhook_delivered"].passed
         assert checks["webhook_delivered"].severity.value == "WARN" and len(down.received) == 3
@@ -431,7 +431,7 @@ def test_webhook_failure_shows_in_dagster_without_failing_the_episode(tmp_path, 
         assert "webhook not delivered after 3 attempt(s)" in logs and SECRET not in logs
 
         delivered = run_episode(DAY, settings, echo=lambda _: None, instance=instance,
-                                publisher=Publisher(webhook_url=up.url, webhook_secret=SECRET))
+                                publisher=Publisher(settings=PublishingSettings(webhook_url=up.url, webhook_secret=SECRET)))
         assert {c.check_name: c.passed for c in delivered.get_asset_check_evaluations()}["webhook_delivered"]
         assert up.valid == [True] and up.received[0]["date"] == DAY and "sha256" in up.received[0]["files"]["video"]
     finally:
@@ -451,7 +451,7 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
     from orchestration.definitions import defs
     from orchestration.resources import build_resources
 
-    settings = make_settings(tmp_path, data_dir=str(data_copy), vertical_width=0, vertical_height=0)
+    settings = make_settings(tmp_path, data_dir=str(data_copy), vertical_size="off")
     run_episode(DAY, settings, echo=lambda _: None, instance=instance)
     graph = defs.resolve_asset_graph()
     daily = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
@@ -462,12 +462,12 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
             key: resolver.get_status(dg.AssetKey(key), DAY) for key in daily}
 
     assert set(statuses().values()) == {StaleStatus.FRESH}
-    record_series_files(instance, settings.data_dir)  # nothing edited
+    record_series_files(instance, settings.storage.data_dir)  # nothing edited
     assert set(statuses().values()) == {StaleStatus.FRESH}
 
     blocklist = data_copy / "blocklist.csv"
     blocklist.write_text(blocklist.read_text(encoding="utf-8") + "炮烙,zh,refuse,,torture\n", encoding="utf-8")
-    record_series_files(instance, settings.data_dir)
+    record_series_files(instance, settings.storage.data_dir)
     after = statuses()
     assert after["catalog"] == StaleStatus.FRESH and after["script"] == StaleStatus.FRESH
     assert after["scene_prompts"] == StaleStatus.STALE, after

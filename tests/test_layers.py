@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.resources import PROJECT_ROOT
+from starloom_core.settings import PROJECT_ROOT
 
 LAYERS = ["orchestration", "assets_defs", "ray_jobs", "starloom_core"]  # each may import only those after it
 FRAMEWORKS = {"ray_jobs": {"dagster"}, "starloom_core": {"dagster", "ray"}}

@@ -10,7 +10,7 @@ from assets_defs.media.probe import ProbeError, luma_frames, probe_video
 from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
 from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_subtitle
 from assets_defs.media.timeline import episode_seconds, episode_timeline, fit_scene_seconds
-from assets_defs.resources import ClipReview
+from starloom_core.settings import ReviewSettings
 from assets_defs.reviewed_clips import review_clip
 from starloom_core.video import encode_frames
 
@@ -27,7 +27,7 @@ def _moving(count=17, h=64, w=112) -> np.ndarray:
 
 
 def test_review_passes_a_good_clip_and_names_each_failure(tmp_path):
-    review = ClipReview()
+    review = ReviewSettings()
     good = _clip(tmp_path / "good.mp4", _moving())
     assert review_clip(good, 112, 64, 17, review).passed
 
@@ -48,7 +48,7 @@ def test_truncated_or_garbage_clips_are_not_decodable(tmp_path):
     good = Path(_clip(tmp_path / "good.mp4", _moving()))
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(good.read_bytes()[:400])
-    verdict = review_clip(str(broken), 112, 64, 17, ClipReview())
+    verdict = review_clip(str(broken), 112, 64, 17, ReviewSettings())
     assert not verdict.passed and verdict.reason.startswith("not decodable") and str(broken) in verdict.reason
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"this is not a video")

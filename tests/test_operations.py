@@ -70,7 +70,7 @@ def test_a_five_day_backfill_is_one_run_loading_each_model_once(tmp_path, ray_cl
 def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_cluster, instance):
     settings = make_settings(tmp_path)
     days = DAYS[-3:]
-    root = storage_root(settings.storage)
+    root = storage_root(settings.storage.url)
     # Storage refuses one clip of the middle day: a folder sits where its file must go.
     catalog, calendar = load_catalog(TEST_DATA), load_calendar(TEST_DATA)
     from assets_defs.models import ScenePrompts
@@ -81,7 +81,7 @@ def test_one_bad_day_in_a_backfill_does_not_lose_the_others_clips(tmp_path, ray_
         written = write_script(catalog, dt.date.fromisoformat(day), calendar)
         prompts = build_scene_prompts(written, load_style(DATA), load_blocklist(DATA), keywords=load_keywords(DATA))
         return clip_requests(written, ScenePrompts(episode=day, style="", prompts=prompts), generator,
-                             model_revision(generator.settings(), catalog.sky_version))
+                             model_revision(generator.settings, catalog.sky_version))
 
     requests = requests_for(days[1])
     blocked = Path(str(clip_path(root, requests[0].cache_key)))
@@ -150,7 +150,7 @@ def test_a_special_runs_the_whole_chain_into_its_own_folder(tmp_path, ray_cluste
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["request"] == ANDROMEDA and manifest["constellation"]["abbr"] == "And"
     assert ANDROMEDA in instance.get_dynamic_partitions("specials")
-    chain = episode_lineage(storage_root(settings.storage), episode_id(ANDROMEDA))
+    chain = episode_lineage(storage_root(settings.storage.url), episode_id(ANDROMEDA))
     assert chain["request"] == ANDROMEDA and len(chain["scenes"]) == 2
 
 
@@ -177,13 +177,13 @@ def test_a_bad_edit_rule_is_named(data_copy):
 @pytest.mark.slow
 def test_revising_one_scene_remakes_one_clip_and_keeps_the_previous_cut(tmp_path, ray_cluster, instance, monkeypatch):
     settings = make_settings(tmp_path)
-    root = storage_root(settings.storage)
+    root = storage_root(settings.storage.url)
     first = run_episode(DAY, settings, echo=lambda _: None, instance=instance)
     before_prompts, before = _only(first, "scene_prompts"), _only(first, "final_episode")
     old_sha = json.loads(Path(before.manifest).read_text())["files"]["video"]["sha256"]
 
     # What `starloom revise DAY --scene 2 "…"` does: a bad scene number is refused before any work…
-    monkeypatch.setenv("STARLOOM_STORAGE", settings.storage)
+    monkeypatch.setenv("STARLOOM_STORAGE", settings.storage.url)
     refused = CliRunner().invoke(cli, ["revise", DAY, "--scene", "9", "make the scorpion brighter"])
     assert refused.exit_code == 1 and f"{DAY} has scenes 1–4, not 9" in refused.output
     assert read_edits(root, DAY) == []

@@ -75,7 +75,7 @@ def test_gpu_check_runs_its_small_mode_on_a_cpu():
     import subprocess
     import sys
 
-    from orchestration.resources import PROJECT_ROOT
+    from starloom_core.settings import PROJECT_ROOT
 
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "gpu_check.py"), "--small", "--steps", "2"],
                           capture_output=True, text=True, timeout=120)

@@ -7,13 +7,13 @@ import pytest
 import ray
 
 from assets_defs.catalog import load_catalog, write_catalog
-from ray_jobs.backends import BackendSettings
+from starloom_core.settings import GenerationSettings
 from ray_jobs.pool import NAMESPACE, ReplicaPool, describe_replicas, running_replicas, shutdown_replicas
 from ray_jobs.requests import ClipGenerationError, ClipRequest
 from starloom_core.storage import catalog_dir, clip_record_path, storage_root
 from tests.conftest import DATA
 
-SKY = BackendSettings("sky")
+SKY = GenerationSettings(backend="sky")
 
 
 def _sky_request(n: int, constellation: str = "Ori", frames: int = 6, size=(128, 72)) -> ClipRequest:

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.episode_run import run_chain
-from orchestration.resources import PROJECT_ROOT
+from starloom_core.settings import PROJECT_ROOT
 from tests.conftest import DAY, make_settings
 
 pytestmark = pytest.mark.slow

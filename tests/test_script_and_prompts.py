@@ -104,10 +104,11 @@ def test_prompt_parts_come_in_the_order_wan_weighs_them(catalog):
 
 def test_changing_the_series_template_changes_every_prompt_and_clip_key_and_nothing_else(catalog, data_copy):
     from assets_defs.clip_generation import clip_requests
-    from orchestration.resources import Settings, build_resources
+    from orchestration.resources import build_resources
+    from starloom_core.settings import StarloomSettings
 
     script = write_script(catalog, dt.date(2026, 11, 27))
-    generator = build_resources(Settings(data_dir=str(DATA)))["clip_generator"]
+    generator = build_resources(StarloomSettings.load({"storage.data_dir": str(DATA)}))["clip_generator"]
     path = data_copy / "style.toml"
     path.write_text(path.read_text(encoding="utf-8").replace("deep indigo and midnight blue sky", "teal and amber dusk"),
                     encoding="utf-8")

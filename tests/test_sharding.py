@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assets_defs.media.probe import luma_frames
-from ray_jobs.backends import BackendSettings
+from starloom_core.settings import GenerationSettings
 from ray_jobs.pool import ReplicaPool
 from ray_jobs.requests import ClipRequest
 from starloom_core.storage import storage_root
@@ -21,7 +21,7 @@ def _request() -> ClipRequest:
 
 
 def test_two_rank_replica_makes_the_same_clip_as_one_process(ray_cluster, tiny_wan_dir, tmp_path):
-    settings = BackendSettings("tiny-wan", model_dir=str(tiny_wan_dir))
+    settings = GenerationSettings(backend="tiny-wan", model_dir=str(tiny_wan_dir))
     solo = ReplicaPool(settings, replicas=1)
     [one] = solo.generate([_request()], str(storage_root(tmp_path / "solo")))
     solo.shutdown()  # the cluster has two CPUs: the gang needs both
@@ -45,7 +45,7 @@ def test_sky_cannot_be_sharded():
     from ray_jobs.backends import load_backend
 
     with pytest.raises(ValueError, match="sharded replicas are for Wan backends"):
-        load_backend(BackendSettings("sky"), rank=0, world=2)
+        load_backend(GenerationSettings(backend="sky"), rank=0, world=2)
 
 
 PLACEMENT_PROBE = """

@@ -18,7 +18,7 @@ import pytest
 
 from assets_defs.catalog import catalog
 from assets_defs.media.probe import probe_video
-from orchestration.resources import PROJECT_ROOT, build_resources
+from starloom_core.settings import PROJECT_ROOT, build_resources
 from starloom_core.net import free_port
 from tests.conftest import TEST_DATA, make_settings, stop_process_group
 
@@ -144,9 +144,9 @@ def studio(tmp_path, postgres_server, monkeypatch):
     home = tmp_path / "dagster"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "infra" / "dagster.yaml", home / "dagster.yaml")
-    settings = make_settings(tmp_path, vertical_width=0, vertical_height=0)
+    settings = make_settings(tmp_path, vertical_size="off")
     ray_port = free_port()
-    env = {**os.environ, **postgres_server, "DAGSTER_HOME": str(home), "STARLOOM_STORAGE": settings.storage,
+    env = {**os.environ, **postgres_server, "DAGSTER_HOME": str(home), "STARLOOM_STORAGE": settings.storage.url,
            "STARLOOM_DATA": str(TEST_DATA), "STARLOOM_SIZE": "256x144", "STARLOOM_VERTICAL_SIZE": "off",
            "RAY_ADDRESS": f"127.0.0.1:{ray_port}", "RAY_AUTH_MODE": "token",
            # Replicas reserve a (fake) GPU each, so Ray places them by GPU across the two nodes.
@@ -188,7 +188,7 @@ def studio(tmp_path, postgres_server, monkeypatch):
                 pass
             assert time.monotonic() < deadline, (tmp_path / "webserver.log").read_text()[-3000:]
             time.sleep(1)
-        yield {"port": port, "location": entry["name"], "home": home, "env": env, "storage": Path(settings.storage),
+        yield {"port": port, "location": entry["name"], "home": home, "env": env, "storage": Path(settings.storage.url),
                "daemon": daemon, "logs": tmp_path, "worker": worker}
     finally:
         stop_process_group(daemon)

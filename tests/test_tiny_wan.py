@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ray_jobs.backends import (
-    TINY_WAN, WAN22_T2V_A14B, WAN22_TI2V_5B, BackendSettings, model_revision, spec_for,
+    TINY_WAN, WAN22_T2V_A14B, WAN22_TI2V_5B, GenerationSettings, model_revision, spec_for,
 )
 from ray_jobs.backends.tiny_wan import build_tiny_step_lora
 from ray_jobs.backends.wan import ModelDirError, WanBackend, check_model_dir, model_dir_revision
@@ -19,8 +19,8 @@ def _request(seed=7, steps=4, frames=9, guidance=4.0, guidance_2=3.0, shift=None
                        seed, 64, 48, frames, 16, steps, guidance, guidance_scale_2=guidance_2, flow_shift=shift)
 
 
-def _settings(model_dir, **options) -> BackendSettings:
-    return BackendSettings("tiny-wan", model_dir=str(model_dir), **options)
+def _settings(model_dir, **options) -> GenerationSettings:
+    return GenerationSettings(backend="tiny-wan", model_dir=str(model_dir), **options)
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +104,12 @@ def test_first_block_cache_skips_later_blocks(tiny_wan_dir, backend):
 
 def test_spec_follows_the_model_folder(tiny_wan_dir, tmp_path):
     assert spec_for(_settings(tiny_wan_dir)) == TINY_WAN
-    assert spec_for(BackendSettings("wan", model_dir=str(tiny_wan_dir))) == WAN22_T2V_A14B
+    assert spec_for(GenerationSettings(backend="wan", model_dir=str(tiny_wan_dir))) == WAN22_T2V_A14B
     single = shutil.copytree(tiny_wan_dir, tmp_path / "single")
     index = json.loads((single / "model_index.json").read_text())
     index["transformer_2"] = [None, None]
     (single / "model_index.json").write_text(json.dumps(index))
-    assert spec_for(BackendSettings("wan", model_dir=str(single))) == WAN22_TI2V_5B
+    assert spec_for(GenerationSettings(backend="wan", model_dir=str(single))) == WAN22_TI2V_5B
     assert (WAN22_T2V_A14B.steps, WAN22_T2V_A14B.flow_shift, WAN22_T2V_A14B.guidance_scale,
             WAN22_T2V_A14B.guidance_scale_2, WAN22_T2V_A14B.fps) == (40, 12.0, 4.0, 3.0, 16)
 

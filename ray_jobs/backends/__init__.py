@@ -14,10 +14,7 @@ import numpy as np
 from upath import UPath
 
 from ray_jobs.requests import ClipRequest
-from starloom_core.hashing import hash_files
-
-BACKENDS = ("sky", "tiny-wan", "wan")
-
+from starloom_core.settings import GenerationSettings
 
 class Backend(Protocol):
     name: str
@@ -29,50 +26,7 @@ class Backend(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class BackendSettings:
-    """Everything a replica needs to load its backend once. Fast modes change the pixels, so they
-    are part of the model revision (and of every clip key) and of the pool's replica names."""
-
-    name: str
-    model_dir: str = ""  # tiny-wan / wan: a diffusers-format folder on local disk
-    device: str = "cpu"
-    dtype: str = "auto"  # auto: bfloat16 on CUDA (as Wan2.2 ships), float32 on CPU
-    vae_tiling: bool = False  # decode 720p x 81 frames in tiles: less memory, a little slower
-    offload_idle_expert: bool = False  # keep only the expert in use on the GPU (CUDA only)
-    lora_dir: str = ""  # step-distilled LoRA: high_noise_model / low_noise_model .safetensors
-    lora_scale: float = 1.0
-    cache: str = ""  # diffusers cache hook, e.g. "first_block:0.05"
-    shard_weights: bool = False  # sharded replicas: FSDP-shard each transformer block over the ranks
-
-    def __post_init__(self) -> None:
-        if self.name not in BACKENDS:
-            raise ValueError(f"unknown backend {self.name!r}; choose one of {', '.join(BACKENDS)}")
-        if self.name == "sky" and (self.lora_dir or self.cache):
-            raise ValueError("fast modes (LoRA, cache hooks) apply to Wan backends, not to sky")
-        if self.cache and not self.cache.startswith("first_block:"):
-            raise ValueError(f"cache must look like 'first_block:0.05', got {self.cache!r}")
-
-    @property
-    def fast_modes(self) -> str:
-        """How this replica departs from the model's own sampling, in words for lineage."""
-        modes = []
-        if self.lora_dir:
-            modes.append(f"lora-{_folder_digest(self.lora_dir)}x{self.lora_scale:g}")
-        if self.cache:
-            modes.append(self.cache.replace(":", "-"))
-        return "+".join(modes)
-
-
-def _folder_digest(folder: str) -> str:
-    """Names and sizes of the LoRA files, like the model folder's revision: computed on every run,
-    so it must not read gigabytes of weights."""
-    from pathlib import Path
-
-    return hash_files(sorted(Path(folder).glob("*.safetensors")), length=8, read_only=())
-
-
-def model_revision(settings: BackendSettings, sky_version: str) -> str:
+def model_revision(settings: GenerationSettings, sky_version: str) -> str:
     """A short id of what makes the pixels, computed without loading anything heavy."""
     if settings.name == "sky":
         from ray_jobs.backends.sky import RENDERER_VERSION
@@ -84,7 +38,7 @@ def model_revision(settings: BackendSettings, sky_version: str) -> str:
     return f"{base}+{settings.fast_modes}" if settings.fast_modes else base
 
 
-def load_backend(settings: BackendSettings, rank: int = 0, world: int = 1) -> Backend:
+def load_backend(settings: GenerationSettings, rank: int = 0, world: int = 1) -> Backend:
     """`world` > 1: this process is rank `rank` of a sequence-parallel replica (Wan backends only)."""
     if settings.name == "sky":
         if world > 1:
@@ -125,7 +79,7 @@ TINY_WAN = GenerationSpec("tiny-wan", 112, 64, 16, 17, 4, 4.0, 3.0, 12.0, "A14B 
 LIGHTNING_4STEP = {"steps": 4, "guidance_scale": 1.0, "guidance_scale_2": 1.0, "flow_shift": 5.0}
 
 
-def spec_for(settings: BackendSettings) -> GenerationSpec:
+def spec_for(settings: GenerationSettings) -> GenerationSpec:
     """The defaults for the model these settings load (A14B or TI2V-5B is read from the folder)."""
     if settings.name == "sky":
         return SKY

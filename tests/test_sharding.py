@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -33,7 +32,7 @@ def test_two_rank_replica_makes_the_same_clip_as_one_process(ray_cluster, tiny_w
     gang.shutdown()
 
     # The same gang with each block's weights split over the two ranks (FSDP2).
-    sharded = ReplicaPool(replace(settings, shard_weights=True), replicas=1, gpus_per_replica=2)
+    sharded = ReplicaPool(settings.model_copy(update={"shard_weights": True}), replicas=1, gpus_per_replica=2)
     [three] = sharded.generate([_request()], str(storage_root(tmp_path / "sharded")))
     a, b, c = (luma_frames(r.path, 64, 48) for r in (one, two, three))
     assert a.shape == b.shape == c.shape == (9, 48, 64)

@@ -77,16 +77,8 @@ def shots_of(prompts: ScenePrompts) -> list[tuple[int, int]]:
 
 
 def to_record(where: tuple[int, int], request: ClipRequest, result: ClipResult, cached: bool, script: Script) -> ClipRecord:
-    return ClipRecord(
-        episode=script.episode, catalog_version=script.catalog_version, code_version=made_by(request, result),
-        scene=where[0], shot=where[1], cache_key=result.cache_key, path=result.path, backend=request.backend,
-        model_revision=request.model_revision, seed=request.seed, prompt=request.prompt,
-        width=result.width, height=result.height, num_frames=result.num_frames, fps=result.fps,
-        steps=request.steps, guidance_scale=request.guidance_scale, guidance_scale_2=request.guidance_scale_2,
-        flow_shift=request.flow_shift, cached=cached,
-        replica=result.replica, timings=result.timings,
-        attempts=result.attempts, events=list(result.events),
-    )
+    return ClipRecord.of(request, result, episode=script.episode, catalog_version=script.catalog_version,
+                         code_version=made_by(request, result), scene=where[0], shot=where[1], cached=cached)
 
 
 def made_by(request: ClipRequest, result: ClipResult) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import dataclasses
+from typing import get_type_hints
+
+from pydantic import BaseModel, Field, create_model
+
+from ray_jobs.requests import ClipRequest, ClipResult
 
 
 class Scene(BaseModel):
@@ -82,33 +87,41 @@ class ScenePrompts(BaseModel):
     prompts: list[ScenePrompt]
 
 
-class ClipRecord(BaseModel):
-    """A clip and everything that made it: the lineage a user inspects."""
+# What a clip's lineage repeats of the replica's request and result. The fields are taken from those
+# dataclasses (name, type, default) rather than declared again, so the three records cannot drift.
+FROM_RESULT = ("cache_key", "path", "width", "height", "num_frames", "fps", "replica", "timings", "attempts")
+FROM_REQUEST = ("backend", "model_revision", "seed", "prompt", "steps", "guidance_scale", "guidance_scale_2", "flow_shift")
+
+
+def _fields_of(source: type, names: tuple[str, ...]) -> dict:
+    """pydantic field definitions, (type, default), for the named fields of a dataclass."""
+    hints, declared = get_type_hints(source), {f.name: f for f in dataclasses.fields(source)}
+
+    def default(f: dataclasses.Field):
+        if f.default_factory is not dataclasses.MISSING:
+            return Field(default_factory=f.default_factory)
+        return ... if f.default is dataclasses.MISSING else f.default
+
+    return {name: (hints[name], default(declared[name])) for name in names}
+
+
+class ClipRecord(create_model("ClipMade", **_fields_of(ClipResult, FROM_RESULT), **_fields_of(ClipRequest, FROM_REQUEST))):
+    """A clip and everything that made it: the lineage a user inspects. Besides the fields below it
+    has FROM_RESULT's, as ClipResult declares them, and FROM_REQUEST's, as ClipRequest does."""
 
     scene: int
-    cache_key: str
-    path: str
-    backend: str
     shot: int = 1
-    model_revision: str
-    seed: int
-    prompt: str
-    width: int
-    height: int
-    num_frames: int
-    fps: int
-    steps: int
-    guidance_scale: float
-    guidance_scale_2: float | None = None
-    flow_shift: float | None = None
     cached: bool
-    replica: str = ""
-    timings: dict[str, float] = Field(default_factory=dict)
     episode: str = ""  # the partition the clip belongs to
     catalog_version: str = ""  # the catalog the scene's script was written from
     code_version: str = ""  # the starloom release that made the clip
-    attempts: int = 1  # generation attempts on the pool (a replica death costs one; a restarting replica none)
     events: list[str] = Field(default_factory=list)  # what happened on the pool: deaths, restarts, retries
+
+    @classmethod
+    def of(cls, request: ClipRequest, result: ClipResult, **lineage) -> "ClipRecord":
+        """The record of `result`, made for `request`; `lineage` gives the fields of its own."""
+        return cls(**{name: getattr(result, name) for name in FROM_RESULT},
+                   **{name: getattr(request, name) for name in FROM_REQUEST}, events=list(result.events), **lineage)
 
 
 class PoolShape(BaseModel):

@@ -7,7 +7,6 @@ around the brightest star) to bench/figures/blend_16_to_24.png.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -15,17 +14,12 @@ import numpy as np
 from PIL import Image
 
 from assets_defs.catalog import load_catalog, write_catalog
+from assets_defs.media.probe import rgb_frames
 from starloom_core.settings import PROJECT_ROOT
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
 from starloom_core.storage import catalog_dir, storage_root
 from starloom_core.video import encode_frames
-
-
-def frames_of(path: Path, fps_filter: str, size=(640, 360)) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-vf", fps_filter, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, size[1], size[0], 3)
 
 
 def main() -> None:
@@ -38,8 +32,8 @@ def main() -> None:
         frames = np.stack([np.roll(f, 6 * i, axis=1) for i, f in enumerate(frames)])
         clip = Path(tmp) / "clip16.mp4"
         encode_frames(frames, 16, clip)
-        source = frames_of(clip, "null")
-        blended = frames_of(clip, "framerate=fps=24")
+        source = rgb_frames(clip, 640, 360)
+        blended = rgb_frames(clip, 640, 360, "framerate=fps=24")
     k = 10  # 24 fps frame 16 sits between 16 fps frames 10 and 11 (t = 0.667 s vs 0.625 / 0.6875)
     triptych = [source[k], blended[16], source[k + 1]]
     y, x = np.unravel_index(np.argmax(source[k].sum(-1)), source[k].shape[:2])

@@ -6,12 +6,13 @@ import pytest
 
 from assets_defs.media.assemble import Clip, OutputFormat, assemble_episode
 from assets_defs.media.narration import EspeakVoice, VoiceUnavailable, voice_for, wav_seconds
-from assets_defs.media.probe import ProbeError, luma_frames, probe_video
+from assets_defs.media.probe import ProbeError, luma_frames, probe_video, rgb_frames
 from assets_defs.media.sound import TARGET_LUFS, mix_soundtrack, normalise_loudness
 from assets_defs.media.subtitles import Cue, parse_srt, to_srt, to_vtt, wrap_subtitle
 from assets_defs.media.timeline import episode_seconds, episode_timeline, fit_scene_seconds
 from starloom_core.settings import ReviewSettings
 from assets_defs.reviewed_clips import review_clip
+from starloom_core.tools import run_tool
 from starloom_core.video import encode_frames
 
 
@@ -56,6 +57,16 @@ def test_truncated_or_garbage_clips_are_not_decodable(tmp_path):
         probe_video(garbage)
 
 
+def test_frames_decode_in_grey_and_in_colour_after_a_filter(tmp_path):
+    frames = np.zeros((16, 64, 112, 3), np.uint8)
+    frames[..., 0] = 200  # red
+    path = _clip(tmp_path / "red.mp4", frames)
+    colour = rgb_frames(path, 112, 64)
+    assert colour.shape == (16, 64, 112, 3) and colour[..., 0].mean() > 150 and colour[..., 1:].mean() < 60
+    assert rgb_frames(path, 56, 32, "framerate=fps=24").shape == (24, 32, 56, 3)  # one second at 24 fps
+    assert luma_frames(path, 56, 32).shape == (16, 32, 56)
+
+
 def test_timeline_overlaps_segments_by_the_crossfade():
     slots = episode_timeline([2.5, 4.0, 5.0, 3.0, 2.0], ["fade", "fade", "dissolve", "slideleft", "fadeblack"], 0.5)
     assert [s.start for s in slots] == [0.0, 2.0, 5.5, 10.0, 12.5]
@@ -96,12 +107,29 @@ def test_wrapped_lines_fit_and_never_start_with_punctuation(width):
 
 
 def test_srt_round_trips_and_vtt_uses_its_own_stamps():
-    cues = [Cue(2.4, 6.95, "第一行\n第二行"), Cue(3661.5, 3662.0, "late")]
+    cues = [Cue(3661.5, 3662.0, "late"), Cue(2.4, 6.95, "第一行\n第二行"), Cue(7.0, 8.0, "Tom & {Jerry}, 1 < 2")]
     text = to_srt(cues)
-    assert "01:01:01,500 --> 01:01:02,000" in text
-    assert parse_srt(text) == cues
+    assert text.startswith("1\n01:01:01,500 --> 01:01:02,000\nlate\n\n2\n00:00:02,400 --> 00:00:06,950\n第一行\n第二行\n\n")
+    assert parse_srt(text) == cues  # braces and '<' are text, not styling
+    assert parse_srt(text.replace("\n", "\r\n")) == cues
     vtt = to_vtt(cues)
     assert vtt.startswith("WEBVTT\n\n") and "00:00:02.400 --> 00:00:06.950\n第一行\n第二行" in vtt
+    assert vtt.index("00:00:02.400") < vtt.index("01:01:01.500")  # WebVTT wants cues in time order
+    assert "Tom &amp; {Jerry}, 1 &lt; 2" in vtt
+
+
+def test_ffmpeg_reads_both_files_with_the_text_intact(tmp_path):
+    cues = [Cue(2.4, 6.95, "第一行\n第二行"), Cue(7.0, 8.0, "1 < 2 & 3"), Cue(3661.5, 3662.0, "late")]
+    for kind, render in (("srt", to_srt), ("vtt", to_vtt)):
+        path = tmp_path / f"s.{kind}"
+        path.write_text(render(cues), encoding="utf-8")
+        back = run_tool(["ffmpeg", "-v", "error", "-i", str(path), "-f", "srt", "-"], text=True)
+        assert back.returncode == 0 and parse_srt(back.stdout) == cues, (kind, back.stderr)
+
+
+def test_srt_written_elsewhere_is_read_too():
+    loose = "\ufeff00:00:01.500 --> 00:00:02,000\nno index line\n\n\n\n7\n00:00:03,000 --> 00:00:04,000\n<i>kept</i>\n"
+    assert parse_srt(loose) == [Cue(1.5, 2.0, "no index line"), Cue(3.0, 4.0, "<i>kept</i>")]
 
 
 def test_narration_is_sped_up_to_fit_its_scene(tmp_path):
@@ -116,6 +144,13 @@ def test_narration_is_sped_up_to_fit_its_scene(tmp_path):
     assert hinted == pytest.approx(squeezed, abs=0.05) and wav_seconds(tmp_path / "a.wav") == pytest.approx(hinted)
     with pytest.raises(ValueError, match="narration language"):
         voice.speak(line, "fr", tmp_path / "c.wav")
+
+
+def test_a_failed_take_names_the_line_and_keeps_the_engines_stderr(tmp_path):
+    from assets_defs.media.narration import NarrationError
+
+    with pytest.raises(NarrationError, match=r"could not speak '星空。' with voice zz-none: .*does not exist"):
+        EspeakVoice()._run("星空。", "zz-none", 175, tmp_path / "a.wav")
 
 
 def test_piper_voice_says_what_it_is_missing(tmp_path):
@@ -161,10 +196,7 @@ def test_assembly_makes_both_formats_from_one_set_of_clips(tmp_path):
     for out, size in zip(outs, [(256, 144), (144, 256)]):
         info = probe_video(out)
         assert (info.width, info.height) == size and info.fps == 24.0 and info.has_audio
-        assert info.duration == pytest.approx(7.5, abs=0.1)
-        streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type:stream_tags=language",
-                                  "-of", "csv=p=0", str(out)], capture_output=True, text=True).stdout
-        assert "subtitle,chi" in streams
+        assert info.duration == pytest.approx(7.5, abs=0.1) and info.subtitle_languages == ("chi",)
     # The vertical cut is filled from the middle of the clip, not letterboxed: no black bands.
     frame = luma_frames(outs[1], 36, 64)[int(2.5 * 24)]
     assert frame[:6].mean() > 15 and frame[-6:].mean() > 15

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from assets_defs.catalog import load_catalog
-from assets_defs.models import ScenePrompts
+from assets_defs.models import ClipRecord, ScenePrompts
 from assets_defs.scene_prompts import (
     BlockedTerm, BlockedTextError, build_scene_prompts, enrich, episode_seed, load_blocklist, load_keywords, load_style,
     screen_text,
@@ -121,6 +121,25 @@ def test_changing_the_series_template_changes_every_prompt_and_clip_key_and_noth
         [(b.seed, b.negative_prompt, b.narration_zh, b.narration_en) for b in before]
     keys = lambda prompts: [r.cache_key for r in clip_requests(script, ScenePrompts(episode=script.episode, style="", prompts=prompts), generator, "rev")]  # noqa: E731
     assert all(a != b for a, b in zip(keys(after), keys(before)))
+
+
+def test_a_clip_record_keeps_what_the_replica_was_asked_and_made_typed_as_they_are():
+    from pydantic import ValidationError
+
+    from ray_jobs.requests import ClipRequest, ClipResult
+
+    request = ClipRequest("2026-11-27/scene-1", "sky", "rev", "stars", "blur", 7, 112, 64, 17, 16, 2, 3.5, guidance_scale_2=2.0)
+    result = ClipResult(request.scene_id, request.cache_key, "/clips/c.mp4", 112, 64, 17, 16, replica="r0",
+                        timings={"generate_s": 1.5}, attempts=2, events=("replica r0 died",))
+    record = ClipRecord.of(request, result, scene=1, shot=2, cached=False, episode="2026-11-27")
+    assert (record.cache_key, record.path, record.width, record.height, record.num_frames, record.fps) == \
+        (request.cache_key, "/clips/c.mp4", 112, 64, 17, 16)
+    assert (record.replica, record.timings, record.attempts, record.events) == ("r0", {"generate_s": 1.5}, 2, ["replica r0 died"])
+    assert (record.backend, record.model_revision, record.seed, record.prompt) == ("sky", "rev", 7, "stars")
+    assert (record.steps, record.guidance_scale, record.guidance_scale_2, record.flow_shift) == (2, 3.5, 2.0, None)
+    assert ClipRecord.model_validate_json(record.model_dump_json()) == record
+    with pytest.raises(ValidationError, match="seed"):  # an int, as ClipRequest declares it
+        ClipRecord.model_validate({**record.model_dump(), "seed": "seven"})
 
 
 @pytest.mark.parametrize("rule", load_keywords(DATA), ids=lambda r: f"{r.kind}-{r.match[0]}")

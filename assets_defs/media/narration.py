@@ -6,6 +6,7 @@ A voice speaks a line into a WAV file; when the line must fit a window, it is sp
 from __future__ import annotations
 
 import shutil
+import subprocess
 import wave
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +41,13 @@ def wav_seconds(path: Path) -> float:
         return handle.getnframes() / handle.getframerate()
 
 
+def _take_seconds(proc: subprocess.CompletedProcess, out: Path, failure: str) -> float:
+    """The length of the take an engine just wrote to `out`; `failure` and its stderr's tail if it wrote none."""
+    if proc.returncode != 0 or not out.exists():
+        raise NarrationError(f"{failure}: {proc.stderr.decode(errors='replace')[-400:]}")
+    return wav_seconds(out)
+
+
 def _check_language(language: str) -> None:
     if language not in ESPEAK_VOICES:
         raise ValueError(f"narration language must be one of {', '.join(ESPEAK_VOICES)}, got {language!r}")
@@ -50,9 +58,7 @@ class EspeakVoice:
 
     def _run(self, text: str, voice: str, rate: int, out: Path) -> float:
         proc = run_tool(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(out), text])
-        if proc.returncode != 0 or not out.exists():
-            raise NarrationError(f"espeak-ng could not speak {text!r} with voice {voice}: {proc.stderr.decode(errors='replace')[-400:]}")
-        return wav_seconds(out)
+        return _take_seconds(proc, out, f"espeak-ng could not speak {text!r} with voice {voice}")
 
     def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None,
               natural_seconds: float | None = None) -> float:
@@ -86,9 +92,7 @@ class PiperVoice:
     def _run(self, text: str, model: Path, length_scale: float, out: Path) -> float:
         proc = run_tool(["piper", "--model", str(model), "--output_file", str(out), "--length_scale", f"{length_scale:.3f}"],
                         input=text.encode())
-        if proc.returncode != 0 or not out.exists():
-            raise NarrationError(f"piper could not speak {text!r}: {proc.stderr.decode(errors='replace')[-400:]}")
-        return wav_seconds(out)
+        return _take_seconds(proc, out, f"piper could not speak {text!r}")
 
     def speak(self, text: str, language: str, out: Path, max_seconds: float | None = None,
               natural_seconds: float | None = None) -> float:

@@ -47,23 +47,45 @@ def build_tiny_wan(out_dir: str | Path, seed: int = 0) -> Path:
     return out
 
 
-def build_tiny_step_lora(model_dir: str | Path, out_dir: str | Path, rank: int = 4, seed: int = 0) -> Path:
-    """A random LoRA pair for the tiny experts, in the Wan2.2-Lightning file layout, for the LoRA path.
+# Original Wan module names (Wan2.2 wan/modules/model.py) -> the diffusers layers they land in: every
+# linear layer of a block that the Lightning / LightX2V LoRAs adapt.
+WAN_LORA_TARGETS = {
+    "self_attn.q": "attn1.to_q", "self_attn.k": "attn1.to_k", "self_attn.v": "attn1.to_v",
+    "self_attn.o": "attn1.to_out.0",
+    "cross_attn.q": "attn2.to_q", "cross_attn.k": "attn2.to_k", "cross_attn.v": "attn2.to_v",
+    "cross_attn.o": "attn2.to_out.0",
+    "ffn.0": "ffn.net.0.proj", "ffn.2": "ffn.net.2",
+}
+LORA_NAMINGS = {"lora_A": ("lora_A", "lora_B"), "lora_down": ("lora_down", "lora_up")}
 
-    Random up-projections (not the usual zeros) so the LoRA visibly changes the output.
+
+def build_tiny_step_lora(model_dir: str | Path, out_dir: str | Path, rank: int = 4, alpha: float = 2.0,
+                         naming: str = "lora_A", seed: int = 0) -> Path:
+    """A random LoRA pair for the tiny experts, in the layout Wan2.2-Lightning and LightX2V publish:
+    `high_noise_model` / `low_noise_model.safetensors`, keys in the original Wan naming
+    (`diffusion_model.blocks.N.self_attn.q.lora_A.weight`, `...lora_B.weight`, `....alpha`).
+
+    `naming` "lora_down" writes the older lora_down / lora_up spelling of the same tensors. Random
+    up-projections (not the usual zeros) so the LoRA visibly changes the output; `alpha` != `rank`
+    so a loader that ignores alpha fuses the wrong weights. Shapes come from the saved experts.
     """
     import torch
-    from diffusers import WanPipeline, WanTransformer3DModel
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
+    from diffusers import WanTransformer3DModel
+    from safetensors.torch import save_file
 
+    down, up = LORA_NAMINGS[naming]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for n, (component, name) in enumerate((("transformer", "high_noise_model"), ("transformer_2", "low_noise_model"))):
-        torch.manual_seed(seed + n)
         expert = WanTransformer3DModel.from_pretrained(Path(model_dir) / component)
-        expert.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
-                                      target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-        WanPipeline.save_lora_weights(out, transformer_lora_layers=get_peft_model_state_dict(expert),
-                                      weight_name=f"{name}.safetensors")
+        generator = torch.Generator().manual_seed(seed + n)
+        tensors = {}
+        for block in range(len(expert.blocks)):
+            for wan_name, layer in WAN_LORA_TARGETS.items():
+                features_out, features_in = expert.get_submodule(f"blocks.{block}.{layer}").weight.shape
+                key = f"diffusion_model.blocks.{block}.{wan_name}"
+                tensors[f"{key}.{down}.weight"] = torch.randn(rank, features_in, generator=generator) / features_in**0.5
+                tensors[f"{key}.{up}.weight"] = torch.randn(features_out, rank, generator=generator) / rank**0.5
+                tensors[f"{key}.alpha"] = torch.tensor(alpha)
+        save_file(tensors, out / f"{name}.safetensors")
     return out

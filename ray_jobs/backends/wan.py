@@ -71,18 +71,68 @@ def _dtype(name: str, device: str):
     return getattr(torch, name)
 
 
-def load_step_lora(pipe, lora_dir: str | Path, scale: float) -> None:
-    """A step-distilled LoRA pair (Wan2.2-Lightning layout) fused into both experts."""
+# What Wan2.2-Lightning and LightX2V ship: one file per expert, in the original Wan module naming.
+LORA_FILES = {"transformer": "high_noise_model.safetensors", "transformer_2": "low_noise_model.safetensors"}
+PUBLISHED_LORA_KEY = "diffusion_model.blocks.0.self_attn.q.lora_A.weight"
+
+
+class LoraLayoutError(ValueError):
+    """A LoRA file is not in the layout Wan2.2-Lightning and LightX2V publish, or does not fit the model."""
+
+
+def _lora_keys(path: Path) -> list[str]:
+    """Key names only, read from the file's header: no tensors are loaded."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            return list(file.keys())
+    except SafetensorError as error:
+        raise LoraLayoutError(f"LoRA file {path} is not a readable safetensors file: {error}") from error
+
+
+def _check_published_layout(path: Path) -> None:
+    keys = _lora_keys(path)
+    foreign = [key for key in keys if not key.startswith("diffusion_model.")]
+    if not keys or foreign:
+        found = f"found {foreign[0]!r}" if foreign else "found no tensors"
+        raise LoraLayoutError(
+            f"LoRA file {path} is not in the original Wan layout that Wan2.2-Lightning and LightX2V ship: "
+            f"expected keys like {PUBLISHED_LORA_KEY!r} (lora_A/lora_B or lora_down/lora_up, with .alpha), "
+            f"{found}. Use the released high_noise_model / low_noise_model files as they are, not a converted copy.")
+
+
+def check_lora_dir(lora_dir: str | Path) -> dict[str, Path]:
+    """The expert each file of the pair goes into, checked before any model loads."""
     folder = Path(lora_dir)
-    files = {"transformer": folder / "high_noise_model.safetensors", "transformer_2": folder / "low_noise_model.safetensors"}
+    files = {component: folder / name for component, name in LORA_FILES.items()}
     missing = [path.name for path in files.values() if not path.exists()]
     if missing:
         raise ModelDirError(f"LoRA folder {folder} is incomplete: missing {', '.join(missing)}")
-    pipe.load_lora_weights(str(folder), weight_name=files["transformer"].name, adapter_name="steps_high")
-    if getattr(pipe, "transformer_2", None) is not None:
-        pipe.load_lora_weights(str(folder), weight_name=files["transformer_2"].name, adapter_name="steps_low",
-                               load_into_transformer_2=True)
+    for path in files.values():
+        _check_published_layout(path)
+    return files
+
+
+def load_step_lora(pipe, files: dict[str, Path], scale: float) -> None:
+    """A step-distilled LoRA pair fused into both experts. diffusers' WanPipeline loader converts the
+    original Wan naming (and folds each `.alpha` into the weights) on the way in."""
     components = [c for c in files if getattr(pipe, c, None) is not None]
+    for component in components:
+        path, adapter = files[component], f"steps_{component}"
+        try:
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=adapter,
+                                   load_into_transformer_2=component == "transformer_2")
+        except (KeyError, RuntimeError, ValueError) as error:
+            raise LoraLayoutError(
+                f"LoRA file {path} does not fit {component} of this model ({type(error).__name__}: {error}); "
+                "is it the pair for this Wan2.2 model?") from error
+        # diffusers only warns about layers the model lacks: half a LoRA would be fused, silently.
+        wanted = sum(key.endswith((".lora_A.weight", ".lora_down.weight")) for key in _lora_keys(path))
+        landed = sum(adapter in getattr(module, "lora_A", {}) for module in getattr(pipe, component).modules())
+        if landed < wanted:
+            raise LoraLayoutError(f"LoRA file {path} adapts {wanted} layers but only {landed} of them exist in "
+                                  f"{component}: is it the pair for this Wan2.2 model?")
     # Fused: no adapter overhead at each step; the base weights are not needed again in this replica.
     pipe.fuse_lora(components=components, lora_scale=scale)
     pipe.unload_lora_weights()
@@ -125,17 +175,43 @@ def shard_blocks(pipe, world: int, device: str) -> None:
                 fully_shard(block, mesh=mesh)
 
 
+def load_pipeline(root: Path, dtype, device: str, world: int = 1):
+    """WanPipeline from the folder; a sequence-parallel rank loads its experts with the class that can
+    build its device mesh on `device`."""
+    from diffusers import WanPipeline
+
+    experts = {}
+    if world > 1:
+        expert_class = _sequence_parallel_transformer_class(device)
+        experts = {name: expert_class.from_pretrained(root / name, dtype=dtype)
+                   for name in ("transformer", "transformer_2") if (root / name).exists()}
+    return WanPipeline.from_pretrained(root, dtype=dtype, **experts)
+
+
 def decode_latents(pipe, latents):
     """Latents (B, C, N, h, w) to frames (F, H, W, 3) in [0, 1]: WanPipeline's own decode step, run
-    on rank 0 only when a replica is sharded."""
+    on rank 0 only when a replica is sharded.
+
+    As in diffusers' pipeline_wan.py: the latents go where the VAE executes, which under CPU offload is
+    the accelerator its hook moves it to, not `vae.device` (where its weights rest, the CPU or meta).
+    """
     import torch
+    from diffusers.utils.torch_utils import get_module_execution_device
 
     vae = pipe.vae
-    latents = latents.to(vae.device, dtype=vae.dtype)
-    mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(latents.device, latents.dtype)
-    inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(latents.device, latents.dtype)
-    video = vae.decode(latents / inv_std + mean, return_dict=False)[0]
-    return pipe.video_processor.postprocess_video(video, output_type="np")[0]
+    latents = latents.to(get_module_execution_device(vae), dtype=vae.dtype)
+    latents_mean = (
+        torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(latents.device, latents.dtype)
+    )
+    latents_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(
+        latents.device, latents.dtype)
+    latents = latents / latents_std + latents_mean
+    video = vae.decode(latents, return_dict=False)[0]
+    video = pipe.video_processor.postprocess_video(video, output_type="np")
+    # Upstream offloads every model after its decode; the pipeline's own call did so before this decode,
+    # whose hook then moved the VAE onto the GPU, where it would sit through the next clip's denoising.
+    pipe.maybe_free_model_hooks()
+    return video[0]
 
 
 class WanBackend:
@@ -147,7 +223,6 @@ class WanBackend:
 
     def __init__(self, settings, rank: int = 0, world: int = 1):
         import torch
-        from diffusers import WanPipeline
         from diffusers.utils import logging as diffusers_logging
         from transformers.utils import logging as transformers_logging
 
@@ -155,17 +230,13 @@ class WanBackend:
         diffusers_logging.disable_progress_bar()
         transformers_logging.disable_progress_bar()
         root = check_model_dir(settings.model_dir)
+        lora_files = check_lora_dir(settings.lora_dir) if settings.lora_dir else None
         self.name, self.device, self.rank, self.world = settings.name, settings.device, rank, world
         started = time.perf_counter()
         dtype = _dtype(settings.dtype, settings.device)
-        experts = {}
-        if world > 1:
-            expert_class = _sequence_parallel_transformer_class(settings.device)
-            experts = {name: expert_class.from_pretrained(root / name, torch_dtype=dtype)
-                       for name in ("transformer", "transformer_2") if (root / name).exists()}
-        pipe = WanPipeline.from_pretrained(root, dtype=dtype, **experts)
-        if settings.lora_dir:
-            load_step_lora(pipe, settings.lora_dir, settings.lora_scale)
+        pipe = load_pipeline(root, dtype, settings.device, world)
+        if lora_files:
+            load_step_lora(pipe, lora_files, settings.lora_scale)
         if settings.cache:
             from diffusers import FirstBlockCacheConfig
 
@@ -195,6 +266,7 @@ class WanBackend:
         self.spatial_multiple = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
         self.load_seconds = time.perf_counter() - started
         self.last_timings: dict[str, float] = {}
+        self._denoised_at = 0.0  # when the last denoise ended: the decode is timed from there
         torch.set_grad_enabled(False)
 
     def _scheduler_for(self, flow_shift: float | None):
@@ -203,15 +275,14 @@ class WanBackend:
         if self.pipe.scheduler.config.get("flow_shift") != wanted:
             self.pipe.scheduler = type(self.pipe.scheduler).from_config({**self.scheduler_config, "flow_shift": wanted})
 
-    def generate(self, request: ClipRequest, root: UPath | None = None) -> np.ndarray | None:
-        """Frames (F, H, W, 3) uint8 (None on ranks other than 0). Timings per denoising step and for
-        the decode go to `last_timings`."""
+    def denoise(self, request: ClipRequest):
+        """Denoised latents (B, C, N, h, w) on every rank, N = (F - 1) / 4 + 1. Per-step timings go to
+        `last_timings`."""
         import torch
 
         check_request(request, self.spatial_multiple)
         self._scheduler_for(request.flow_shift)
-        cuda = self.device.startswith("cuda")
-        if cuda:
+        if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         step_ends: list[float] = []
 
@@ -234,13 +305,24 @@ class WanBackend:
             callback_on_step_end=on_step_end,
             **extra,
         )
-        frames = decode_latents(self.pipe, output.frames) if self.rank == 0 else None
-        finished = time.perf_counter()
         steps = np.diff([started, *step_ends])
+        self._denoised_at = step_ends[-1] if step_ends else started
         self.last_timings = {
             "denoise_s": round(float(steps.sum()), 4),
             "denoise_s_per_step": round(float(steps.mean()), 4) if len(steps) else 0.0,
-            "decode_s": round(finished - (step_ends[-1] if step_ends else started), 4),
+        }
+        return output.frames
+
+    def generate(self, request: ClipRequest, root: UPath | None = None) -> np.ndarray | None:
+        """Frames (F, H, W, 3) uint8 (None on ranks other than 0). Timings per denoising step and for
+        the decode go to `last_timings`."""
+        import torch
+
+        latents = self.denoise(request)
+        frames = decode_latents(self.pipe, latents) if self.rank == 0 else None
+        cuda = self.device.startswith("cuda")
+        self.last_timings |= {
+            "decode_s": round(time.perf_counter() - self._denoised_at, 4),
             "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else 0.0,
         }
         if frames is None:

@@ -118,6 +118,7 @@ class Postproduction(dg.ConfigurableResource):
 class Publisher(dg.ConfigurableResource):
     """Where finished episodes are announced: a signed webhook (secret from the environment)."""
 
+    public_url: str = ""  # where the storage root is served, for the feeds' links; empty: the root's own URL
     webhook_url: str = ""
     webhook_secret: str = ""
     attempts: int = 4

@@ -32,6 +32,7 @@ class Settings(BaseModel):
     voice: str = "espeak-ng"
     voice_dir: str = ""
     webhook_url: str = ""
+    public_url: str = ""  # where the storage root is served (feed links); unset: the root's own URL
     writer_url: str = ""  # an OpenAI-compatible endpoint for the optional chat script writer
     writer_model: str = ""
     clip_width: int | None = None  # Wan clip size (e.g. 832x480); unset: the model's default
@@ -59,6 +60,7 @@ class Settings(BaseModel):
             "voice": os.environ.get("STARLOOM_VOICE"),
             "voice_dir": os.environ.get("STARLOOM_VOICE_DIR"),
             "webhook_url": os.environ.get("STARLOOM_WEBHOOK_URL"),
+            "public_url": os.environ.get("STARLOOM_PUBLIC_URL"),
             "writer_url": os.environ.get("STARLOOM_WRITER_URL"),
             "writer_model": os.environ.get("STARLOOM_WRITER_MODEL"),
             "lora_dir": os.environ.get("STARLOOM_LORA_DIR"),
@@ -116,6 +118,7 @@ def build_resources(settings: Settings) -> dict:
             width=settings.width, height=settings.height, language=settings.language, voice=settings.voice,
             voice_dir=settings.voice_dir, vertical_width=settings.vertical_width, vertical_height=settings.vertical_height),
         # The secret is read from the environment when a run starts and never stored in config or logs.
-        "publisher": Publisher(webhook_url=settings.webhook_url, webhook_secret=dg.EnvVar("STARLOOM_WEBHOOK_SECRET"))
-        if settings.webhook_url else Publisher(),
+        "publisher": Publisher(public_url=settings.public_url, webhook_url=settings.webhook_url,
+                               webhook_secret=dg.EnvVar("STARLOOM_WEBHOOK_SECRET"))
+        if settings.webhook_url else Publisher(public_url=settings.public_url),
     }

@@ -24,8 +24,8 @@ from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, 
 from assets_defs.progress import report_progress
 from assets_defs.models import Episode, ReviewedClip, ReviewedClips, ScenePrompts, Script
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
-from assets_defs.publishing import (deliver_webhook, file_entries, keep_previous_version, manifest_mismatches,
-                                    update_feed)
+from assets_defs.feeds import public_base_url, update_feeds
+from assets_defs.publishing import file_entries, keep_previous_version, manifest_mismatches
 from assets_defs.versions import per_episode
 from assets_defs.resources import Publisher, Storage
 from ray_jobs.requests import code_version
@@ -280,7 +280,11 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     The episode is content-addressed like its clips: when the published manifest was assembled from
     the same inputs and its files are intact, nothing is made again. The feed item is written again
     (it is idempotent). The webhook is sent only for a new cut, or again when the last delivery failed,
-    so receivers never hear of the same cut twice."""
+    so receivers never hear of the same cut twice; a re-send carries the cut's own webhook-id, so a
+    receiver that did get the failed attempt can tell."""
+    # Settings are checked before any assembly work: a bad URL or secret fails in seconds, not after the film.
+    base_url = public_base_url(publisher.settings.public_url, storage.root())
+    webhook = publisher.webhook()
     out_dir = episode_dir(storage.root(), script.episode)
     key = assembly_key(script, prompts, reviewed, post)
     manifest, kept = stored_episode(out_dir, key), None
@@ -293,18 +297,12 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     checks = _checks_from_json(manifest["checks"])
     published = {role: out_dir / entry["name"] for role, entry in manifest["files"].items()}
     duration = manifest["duration_seconds"]
-    update_feed(storage.root() / "episodes" / "feed.json", {
-        "id": script.episode, "url": str(published["video"]), "title": f"{script.chinese} {script.latin} · {script.title_zh}",
-        "summary": script.request or script.title_en, "date_published": f"{script.date}T18:00:00+08:00", "image": str(published["poster"]),
-        "attachments": [{"url": str(published["video"]), "mime_type": "video/mp4", "size_in_bytes": manifest["files"]["video"]["bytes"],
-                         "duration_in_seconds": round(duration, 2)}],
-    })
+    update_feeds(storage.root(), manifest, base_url)
     announced = checks.get("webhook_delivered", (False, {}))
     if reused and announced[0] and announced[1].get("attempts", 0) > 0:
         checks["webhook_delivered"] = (True, {**announced[1], "note": "announced when this cut was made; not sent again"})
-    elif publisher.settings.webhook_url:
-        delivery = deliver_webhook(publisher.settings.webhook_url, manifest, publisher.settings.webhook_secret.get_secret_value(),
-                                   attempts=publisher.settings.webhook_attempts, backoff_s=publisher.settings.webhook_backoff_seconds)
+    elif webhook is not None:
+        delivery = webhook.deliver(manifest, message_id=f"episode_{script.episode}_v{manifest['version']}_{key[:16]}")
         if not delivery.delivered:
             log.warning(f"{script.episode}: webhook not delivered after {delivery.attempts} attempt(s): {'; '.join(delivery.errors)}")
         checks["webhook_delivered"] = (delivery.delivered, {"attempts": delivery.attempts, "status": delivery.status or 0,

@@ -9,6 +9,7 @@ review thresholds) are resources themselves: assets ask for them with `dg.Resour
 import dagster as dg
 from upath import UPath
 
+from assets_defs.webhooks import WebhookClient
 from ray_jobs.backends import GenerationSpec, spec_for
 from ray_jobs.planner import CostModel
 from starloom_core.settings import GenerationSettings, PublishingSettings, StorageSettings, WriterSettings
@@ -75,9 +76,18 @@ class ClipGenerator(dg.ConfigurableResource):
 
 
 class Publisher(dg.ConfigurableResource):
-    """Where finished episodes are announced: a signed webhook (the secret never leaves the settings)."""
+    """Where finished episodes are announced: the feeds' public links and a signed webhook (the secret
+    never leaves the settings)."""
 
     settings: dg.ResourceDependency[PublishingSettings]
+
+    def webhook(self) -> WebhookClient | None:
+        """The webhook client, its URL and secret checked now; None when no webhook is configured."""
+        publishing = self.settings
+        if not publishing.webhook_url:
+            return None
+        return WebhookClient.from_settings(publishing.webhook_url, publishing.webhook_secret.get_secret_value(),
+                                           publishing.webhook_attempts, publishing.webhook_backoff_seconds)
 
 
 class ScriptWriter(dg.ConfigurableResource):

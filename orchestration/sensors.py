@@ -1,11 +1,11 @@
 """Failure notices: a failed run posts the partition, the failed step and its error to the
-publishing webhook, signed the same way, so an operator hears of it before the evening slot."""
+publishing webhook, through the same client as the completion webhook (signed and retried the same
+way), so an operator hears of it before the evening slot."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from assets_defs.publishing import deliver_webhook
 from assets_defs.resources import Publisher
 
 
@@ -32,9 +32,10 @@ def episode_failure_sensor(context: dg.RunFailureSensorContext, publisher: Publi
     """Posts each failed run's partition, step and error to the webhook."""
     if not publisher.settings.webhook_url:
         return dg.SkipReason("no webhook configured (STARLOOM_WEBHOOK_URL)")
+    webhook = publisher.webhook()
     report = failure_report(context)
-    delivery = deliver_webhook(publisher.settings.webhook_url, report, publisher.settings.webhook_secret.get_secret_value(),
-                               attempts=publisher.settings.webhook_attempts, backoff_s=publisher.settings.webhook_backoff_seconds)
+    # One id per failed run: a receiver that sees it twice (a tick retried after a timeout) can drop the second.
+    delivery = webhook.deliver(report, message_id=f"run_failed_{report['run_id']}")
     if not delivery.delivered:
         context.log.warning(f"failure notice for run {report['run_id']} not delivered: {'; '.join(delivery.errors)}")
     return None

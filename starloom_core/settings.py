@@ -205,8 +205,12 @@ class PublishingSettings(BaseSettings):
 
     model_config = _section()
 
-    webhook_url: str = Field("", description="completion webhook: the manifest is POSTed, signed, and retried with backoff; "
-                                             "a failed delivery is a warning check in Dagster, not a failed episode")
+    public_url: str = Field("", description="where the storage root is served, e.g. `https://cdn.example.com/starloom/`: the feeds' "
+                            "links are this plus the storage layout (`episodes/<date>/episode.mp4`). Unset: the storage root's own URL "
+                            "(`file:///…`, `s3://…`), which a player on the studio's machine opens; podcast and video apps need https")
+    webhook_url: str = Field("", description="completion webhook: the manifest is POSTed, signed the Standard Webhooks way "
+                             "(see \"Webhooks\" below), retried with jittered backoff; a failed delivery is a warning check "
+                             "in Dagster, not a failed episode")
     webhook_secret: SecretStr = Field(SecretStr(""), description="the webhook's signing secret (never logged or shown)")
     webhook_attempts: int = Field(4, ge=1, le=20, description="deliveries tried before the webhook check warns")
     webhook_backoff_seconds: float = Field(0.5, ge=0, le=60, description="first wait between deliveries (it doubles)")

@@ -21,9 +21,10 @@ from assets_defs.catalog import load_catalog, write_catalog
 from assets_defs.final_episode import produce_episode
 from assets_defs.models import ClipRecord, ReviewedClip, ReviewedClips, ScenePrompts, Verdict
 from starloom_core.settings import PROJECT_ROOT, PostproductionSettings, parse_size
-from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_style
+from assets_defs.safety import load_blocklist
+from assets_defs.scene_prompts import build_scene_prompts
+from assets_defs.style import load_style
 from assets_defs.script import write_script
-from starloom_core.settings import PROJECT_ROOT, parse_size
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
 from starloom_core.storage import catalog_dir, storage_root

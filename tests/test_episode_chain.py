@@ -21,7 +21,7 @@ from assets_defs.media.timeline import episode_seconds
 from assets_defs.models import ScenePrompts
 from starloom_core.settings import PublishingSettings, ReviewSettings
 from assets_defs.reviewed_clips import ReviewFailedError
-from assets_defs.scene_prompts import BlockedTextError
+from assets_defs.safety import BlockedTextError
 from orchestration.episode_run import run_episode
 from tests.conftest import DAY, TEST_DATA, make_settings, stop_process_group
 from starloom_core.net import free_port

@@ -13,7 +13,10 @@ from assets_defs.chain import PartitionsFailed
 from assets_defs.edits import load_edit_rules, read_edits, record_edit, rewrite_for
 from assets_defs.pick import load_calendar
 from assets_defs.clip_generation import clip_requests
-from assets_defs.scene_prompts import build_scene_prompts, load_blocklist, load_keywords, load_style
+from assets_defs.keywords import load_keywords
+from assets_defs.safety import load_blocklist
+from assets_defs.scene_prompts import build_scene_prompts
+from assets_defs.style import load_style
 from assets_defs.script import write_script, write_special_script
 from orchestration.cli import cli
 from orchestration.episode_run import run_chain, run_episode

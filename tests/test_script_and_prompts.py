@@ -5,10 +5,10 @@ import pytest
 
 from assets_defs.catalog import load_catalog
 from assets_defs.models import ClipRecord, ScenePrompts
-from assets_defs.scene_prompts import (
-    BlockedTerm, BlockedTextError, build_scene_prompts, enrich, episode_seed, load_blocklist, load_keywords, load_style,
-    screen_text,
-)
+from assets_defs.keywords import enrich, load_keywords
+from assets_defs.safety import BlockedTerm, BlockedTextError, load_blocklist, screen_text
+from assets_defs.scene_prompts import build_scene_prompts, episode_seed
+from assets_defs.style import load_style
 from assets_defs.pick import CalendarError, load_calendar, pick_for_day, picks_through
 from assets_defs.script import MAX_SCENE_SECONDS, MIN_SCENE_SECONDS, _script, story_scenes, write_script
 from tests.conftest import DATA
@@ -224,7 +224,7 @@ def test_words_that_merely_contain_a_term_are_left_alone():
 
 
 def test_a_scene_longer_than_one_clip_is_told_in_shots_wide_to_close():
-    from assets_defs.scene_prompts import shot_plan
+    from assets_defs.shots import shot_plan
 
     assert shot_plan(12.0, "reveal") == [("wide", "reveal", 4.0), ("medium", "focus", 4.0), ("close", "focus", 4.0)]
     assert shot_plan(9.0, "tonight") == [("wide", "tonight", 4.5), ("close", "tonight", 4.5)]

@@ -18,7 +18,8 @@ import pytest
 
 from assets_defs.catalog import catalog
 from assets_defs.media.probe import probe_video
-from starloom_core.settings import PROJECT_ROOT, build_resources
+from orchestration.resources import build_resources
+from starloom_core.settings import PROJECT_ROOT
 from starloom_core.net import free_port
 from tests.conftest import TEST_DATA, make_settings, stop_process_group
 

@@ -48,3 +48,14 @@ def test_the_check_sees_a_lazy_import_of_a_layer_above(tmp_path, monkeypatch):
     (fake_root / "ray_jobs" / "pool.py").write_text("def f():\n    from assets_defs.models import ClipSet\n    import dagster\n")
     monkeypatch.setitem(globals(), "PROJECT_ROOT", fake_root)
     assert layer_violations("ray_jobs") == ["ray_jobs/pool.py:2 imports assets_defs.models", "ray_jobs/pool.py:3 imports dagster"]
+
+
+def test_the_readme_layout_names_every_top_level_folder():
+    import re
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.split()
+    folders = {path.split("/")[0] for path in tracked if "/" in path and not path.startswith(".")}
+    layout = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([\w.]+)/` \|", layout, re.M))
+    assert listed == folders

@@ -9,14 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from ray_jobs.backends import (
-    TINY_WAN, WAN22_T2V_A14B, WAN22_TI2V_5B, GenerationSettings, model_revision, spec_for,
-)
+from ray_jobs.backends import TINY_WAN, WAN22_T2V_A14B, WAN22_TI2V_5B, model_revision, spec_for
 from ray_jobs.backends.tiny_wan import WAN_LORA_TARGETS, build_tiny_step_lora
-from ray_jobs.backends.wan import (
-    LoraLayoutError, ModelDirError, WanBackend, check_model_dir, decode_latents, load_pipeline, model_dir_revision,
-)
+from ray_jobs.backends.wan import ModelDirError, WanBackend, check_model_dir, decode_latents, load_pipeline, model_dir_revision
+from ray_jobs.backends.wan_lora import LoraDirError, LoraLayoutError
 from ray_jobs.requests import ClipRequest
+from starloom_core.settings import GenerationSettings
 
 # Recorded from build_tiny_wan(seed=0) and _request(): first and last 8 values of the flattened output.
 # Two runs in separate processes (1 and 2 CPU threads) agreed to 1e-7. A change anywhere on the path
@@ -248,7 +246,7 @@ def test_missing_component_or_lora_file_is_named_at_load(tiny_wan_dir, lora_dir,
         check_model_dir(tmp_path / "nowhere")
     half = shutil.copytree(lora_dir, tmp_path / "half-lora")
     (half / "low_noise_model.safetensors").unlink()
-    with pytest.raises(ModelDirError, match="half-lora is incomplete: missing low_noise_model.safetensors"):
+    with pytest.raises(LoraDirError, match="half-lora is incomplete: missing low_noise_model.safetensors"):
         WanBackend(_settings(tiny_wan_dir, lora_dir=str(half)))
 
 

@@ -4,6 +4,8 @@ way), so an operator hears of it before the evening slot."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import dagster as dg
 
 from assets_defs.resources import Publisher
@@ -32,7 +34,9 @@ def episode_failure_sensor(context: dg.RunFailureSensorContext, publisher: Publi
     """Posts each failed run's partition, step and error to the webhook."""
     if not publisher.settings.webhook_url:
         return dg.SkipReason("no webhook configured (STARLOOM_WEBHOOK_URL)")
-    webhook = publisher.webhook()
+    # A sensor tick must end within Dagster's 60 s evaluation limit: shorter waits than the episode's
+    # delivery (each attempt at most 5 s plus a 5 s wait), and a notice that cannot get through is a warning in the tick's log.
+    webhook = dataclasses.replace(publisher.webhook(), timeout_s=5.0, wait_max_s=5.0)
     report = failure_report(context)
     # One id per failed run: a receiver that sees it twice (a tick retried after a timeout) can drop the second.
     delivery = webhook.deliver(report, message_id=f"run_failed_{report['run_id']}")

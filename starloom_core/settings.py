@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,20 @@ def _size_or_off(value: Any) -> tuple[int, int] | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("off", "none", "0")):
         return None
     return parse_size(value)
+
+
+def matching(pattern: str, what: str):
+    """A string type that must match `pattern` whole, refused with `what` and the value it got."""
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"{what}, got {value!r}")
+        return value
+    return Annotated[str, AfterValidator(check)]
+
+
+Device = matching(r"cpu|cuda(:\d+)?", "device must be cpu, cuda or cuda:N")
+CacheSpec = matching(r"(first_block:(0?\.\d+|1(\.0*)?))?", "cache must look like 'first_block:0.05' (a threshold up to 1)")
+WebhookUrl = matching(r"(https?://\S+)?", "webhook URL must start with http:// or https://")
 
 
 # NoDecode: a size is written "1280x720", not as the JSON list pydantic-settings expects for tuples.
@@ -81,7 +95,7 @@ class GenerationSettings(BaseSettings):
 
     backend: Literal["sky", "tiny-wan", "wan"] = Field("sky", description="`sky`, `tiny-wan` or `wan`")
     model_dir: str = Field("", description="local diffusers-format model folder (tiny-wan: `var/models/tiny-wan`)")
-    device: str = Field("cpu", description="`cuda` puts Wan replicas on GPUs (bf16, one GPU each unless sharded)")
+    device: Device = Field("cpu", description="`cuda` puts Wan replicas on GPUs (bf16, one GPU each unless sharded)")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="weights' dtype: `auto` is bfloat16 on CUDA (as Wan2.2 ships), float32 on CPU")
     clip_size: OptionalSize = Field(None, description="Wan clip size, e.g. `832x480`; unset: the model's (1280x720 A14B, 1280x704 TI2V-5B)")
@@ -93,7 +107,7 @@ class GenerationSettings(BaseSettings):
     lora_dir: str = Field("", description="Wan fast mode: a step-distilled LoRA pair (`high_noise_model.safetensors`, "
                                           "`low_noise_model.safetensors`, as Wan2.2-Lightning ships them); 4 steps, CFG off, shift 5.0")
     lora_scale: float = Field(1.0, gt=0, description="strength of the fast-mode LoRA")
-    cache: str = Field("", description="Wan fast mode: `first_block:0.05` enables diffusers' FirstBlockCache on both experts")
+    cache: CacheSpec = Field("", description="Wan fast mode: `first_block:0.05` enables diffusers' FirstBlockCache on both experts")
     vae_tiling: bool = Field(False, description="tiled VAE decode: less memory, a little slower")
     offload_idle_expert: bool = Field(False, description="keep only the running expert on the GPU")
     shard_weights: bool = Field(False, description="sharded replicas also split each transformer block over their ranks (FSDP2)")
@@ -107,20 +121,6 @@ class GenerationSettings(BaseSettings):
                                          "unset: Ray inside the process. Clusters use token auth: also set `RAY_AUTH_MODE=token`")
     ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of an in-process Ray; unset: this machine's")
     verbose: bool = Field(False, description="Ray's start-up lines in the terminal (what `-v` sets)")
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        if not re.fullmatch(r"cpu|cuda(:\d+)?", value):
-            raise ValueError(f"device must be cpu, cuda or cuda:N, got {value!r}")
-        return value
-
-    @field_validator("cache")
-    @classmethod
-    def _cache(cls, value: str) -> str:
-        if value and not re.fullmatch(r"first_block:(0?\.\d+|1(\.0*)?)", value):
-            raise ValueError(f"cache must look like 'first_block:0.05' (a threshold up to 1), got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _fast_modes_need_wan(self) -> "GenerationSettings":
@@ -208,19 +208,12 @@ class PublishingSettings(BaseSettings):
     public_url: str = Field("", description="where the storage root is served, e.g. `https://cdn.example.com/starloom/`: the feeds' "
                             "links are this plus the storage layout (`episodes/<date>/episode.mp4`). Unset: the storage root's own URL "
                             "(`file:///…`, `s3://…`), which a player on the studio's machine opens; podcast and video apps need https")
-    webhook_url: str = Field("", description="completion webhook: the manifest is POSTed, signed the Standard Webhooks way "
+    webhook_url: WebhookUrl = Field("", description="completion webhook: the manifest is POSTed, signed the Standard Webhooks way "
                              "(see \"Webhooks\" below), retried with jittered backoff; a failed delivery is a warning check "
                              "in Dagster, not a failed episode")
     webhook_secret: SecretStr = Field(SecretStr(""), description="the webhook's signing secret (never logged or shown)")
     webhook_attempts: int = Field(4, ge=1, le=20, description="deliveries tried before the webhook check warns")
     webhook_backoff_seconds: float = Field(0.5, ge=0, le=60, description="first wait between deliveries (it doubles)")
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if value and not re.match(r"https?://", value):
-            raise ValueError(f"webhook URL must start with http:// or https://, got {value!r}")
-        return value
 
 
 class ReviewSettings(BaseSettings):

@@ -216,12 +216,12 @@ def test_blocklisted_scene_is_refused_before_any_clip_is_made(tmp_path, ray_clus
     [failure] = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
     receiver = Receiver([])
     try:
-        context = dg.build_run_status_sensor_context(
+        publisher = Publisher(settings=PublishingSettings(webhook_url=receiver.url, webhook_secret=SECRET))
+        with dg.build_run_status_sensor_context(
             sensor_name="episode_failure_sensor", dagster_event=failure.event_log_entry.dagster_event,
-            dagster_instance=instance, dagster_run=run,
-            resources={"publisher": Publisher(settings=PublishingSettings(webhook_url=receiver.url, webhook_secret=SECRET))},
-        ).for_run_failure()
-        episode_failure_sensor(context)
+            dagster_instance=instance, dagster_run=run, resources={"publisher": publisher},
+        ) as status_context:
+            episode_failure_sensor(status_context.for_run_failure())
     finally:
         receiver.close()
     [notice] = receiver.received

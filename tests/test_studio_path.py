@@ -23,7 +23,8 @@ from starloom_core.settings import PROJECT_ROOT
 from starloom_core.net import free_port
 from tests.conftest import TEST_DATA, make_settings, stop_process_group
 
-pytestmark = pytest.mark.slow
+# The whole studio path in one test: about 8 minutes on 2 cores, more on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 STAGES = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
 BIN = Path(sys.executable).parent
 REPLICAS = 3  # two GPUs on each node: the third replica must land on the worker node

@@ -59,6 +59,7 @@ def matching(pattern: str, what: str):
 Device = matching(r"cpu|cuda(:\d+)?", "device must be cpu, cuda or cuda:N")
 CacheSpec = matching(r"(first_block:(0?\.\d+|1(\.0*)?))?", "cache must look like 'first_block:0.05' (a threshold up to 1)")
 WebhookUrl = matching(r"(https?://\S+)?", "webhook URL must start with http:// or https://")
+PublicUrl = matching(r"([a-z][a-z0-9+.-]*://\S+)?", "public URL must be absolute, e.g. https://cdn.example.com/starloom/")
 
 
 # NoDecode: a size is written "1280x720", not as the JSON list pydantic-settings expects for tuples.
@@ -205,7 +206,7 @@ class PublishingSettings(BaseSettings):
 
     model_config = _section()
 
-    public_url: str = Field("", description="where the storage root is served, e.g. `https://cdn.example.com/starloom/`: the feeds' "
+    public_url: PublicUrl = Field("", description="where the storage root is served, e.g. `https://cdn.example.com/starloom/`: the feeds' "
                             "links are this plus the storage layout (`episodes/<date>/episode.mp4`). Unset: the storage root's own URL "
                             "(`file:///…`, `s3://…`), which a player on the studio's machine opens; podcast and video apps need https")
     webhook_url: WebhookUrl = Field("", description="completion webhook: the manifest is POSTed, signed the Standard Webhooks way "

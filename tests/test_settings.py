@@ -48,6 +48,7 @@ def test_an_empty_variable_keeps_the_default_and_off_turns_the_vertical_cut_off(
     ("STARLOOM_CACHE", "first_block", "cache must look like 'first_block:0.05'"),
     ("STARLOOM_SCHEDULE_AT", "25:00", "STARLOOM_SCHEDULE_AT='25:00': must look like 06:00"),
     ("STARLOOM_WEBHOOK_URL", "hooks.example.com", "must start with http:// or https://"),
+    ("STARLOOM_PUBLIC_URL", "cdn.example.com/starloom", "STARLOOM_PUBLIC_URL='cdn.example.com/starloom': public URL must be absolute"),
     ("STARLOOM_PUBLISH_HOUR", "24", "STARLOOM_PUBLISH_HOUR='24': Input should be less than or equal to 23"),
     ("STARLOOM_VOICE", "piper", "STARLOOM_VOICE=piper needs STARLOOM_VOICE_DIR"),
     ("STARLOOM_WRITER_URL", "http://llm:8000/v1", "STARLOOM_WRITER_MODEL is not"),

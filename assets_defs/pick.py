@@ -46,6 +46,8 @@ class SeriesCalendar:
     no_repeat_days: int = 60
     festivals: tuple[Festival, ...] = ()
     pins: dict[dt.date, str] = field(default_factory=dict)
+    path: str = "calendar.toml"  # where it was read from: errors about a pin name this file
+    pin_numbers: dict[dt.date, int] = field(default_factory=dict)  # the [[pin]] entry (1-based) each date came from
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,22 @@ def load_calendar(data_dir: str | Path) -> SeriesCalendar:
         except (KeyError, TypeError, ValueError) as error:
             raise CalendarError(f"{path}: [festival.{key}] needs name, lunar_month and lunar_day of a real lunar date ({error})") from None
         festivals.append(festival)
-    pins = {}
+    pins, numbers = {}, {}
     for number, pin in enumerate(values.get("pin", []), start=1):
         try:
-            pins[dt.date.fromisoformat(str(pin["date"]))] = str(pin["story"])
+            day, story = dt.date.fromisoformat(str(pin["date"])), str(pin["story"])
         except (KeyError, ValueError):
             raise CalendarError(f"{path}: pin {number} needs a date (YYYY-MM-DD) and a story") from None
+        if day in pins:
+            raise CalendarError(f"{path}: pin {number} field 'date' = {day}: pin {numbers[day]} already pins that day "
+                                f"({pins[day]}); one story a day")
+        if day < SERIES_START:
+            raise CalendarError(f"{path}: pin {number} field 'date' = {day} is in the past: the series starts {SERIES_START}")
+        pins[day], numbers[day] = story, number
     days = values.get("rotation", {}).get("no_repeat_days", 60)
     if not isinstance(days, int) or days < 0:
         raise CalendarError(f"{path}: [rotation] no_repeat_days must be a whole number of days, got {days!r}")
-    return SeriesCalendar(observer, days, tuple(festivals), pins)
+    return SeriesCalendar(observer, days, tuple(festivals), pins, str(path), numbers)
 
 
 _WALKED: dict[tuple[str, str], list[Pick]] = {}  # (catalog version, calendar) -> the longest walk so far

@@ -152,7 +152,7 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
 def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: PostproductionSettings) -> dict:
     clips = [r.clip for r in reviewed.clips]
     return {
-        "episode": script.episode, "date": script.date, "episode_number": script.episode_number,
+        "episode": script.episode, "date": script.date, "episode_number": script.episode_number, "story": script.story,
         **({"request": script.request} if script.request else {}),
         "title": {"zh": script.title_zh, "en": script.title_en},
         "constellation": {"abbr": script.constellation, "latin": script.latin, "english": script.english, "chinese": script.chinese},

@@ -30,6 +30,9 @@ class StarloomIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, Catalog):
             write_catalog(obj, catalog_dir(self._root()))
             return
+        if not context.has_asset_partitions and isinstance(obj, BaseModel):  # the series plan
+            atomic_write_text(asset_path(self._root(), name, None, ".json"), obj.model_dump_json())
+            return
         if not (context.has_asset_partitions and isinstance(obj, dict)):
             raise TypeError(f"{name}: expected {{partition: record}} for a partitioned asset, got a {type(obj).__name__}")
         missing = set(context.asset_partition_keys) - set(obj)
@@ -44,6 +47,11 @@ class StarloomIOManager(dg.ConfigurableIOManager):
         kind = context.dagster_type.typing_type
         if kind is Catalog:
             return read_catalog(catalog_dir(self._root()))
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            path = asset_path(self._root(), context.asset_key.to_user_string(), None, ".json")
+            if not path.exists():
+                raise FileNotFoundError(f"{context.asset_key.to_user_string()}: nothing stored at {path}; materialize it first")
+            return kind.model_validate_json(path.read_text())
         model = typing.get_args(kind)[1]  # dict[str, Model]
         loaded = {}
         for key in context.asset_partition_keys:

@@ -10,6 +10,8 @@ from assets_defs.catalog import Catalog
 from assets_defs.chain import CATALOG_IN, DAILY, SPECIAL, Chain, each_episode
 from assets_defs.models import Scene, Script
 from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
+from assets_defs.planning import SeriesPlan
+from assets_defs.sky_tonight import COMPASS_EN
 from assets_defs.resources import ScriptWriter, SeriesData
 from assets_defs.writers import ChatWriter, Drafted, draft_scenes
 from assets_defs.sky_tonight import EveningSky, best_time_tonight, evening_utc, local_sidereal_deg, where_to_look
@@ -104,18 +106,28 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
 
 
 def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None = None,
-                 writer: ChatWriter | None = None, log=None) -> Script:
-    """The day's story (see assets_defs/pick.py), its beats as scenes (retold by the chat writer when
-    one is configured), and tonight's sky to close."""
+                 writer: ChatWriter | None = None, log=None, plan: SeriesPlan | None = None) -> Script:
+    """The day's story from the series plan (assets_defs/planning.py; without a plan, the greedy pick
+    of assets_defs/pick.py), its beats as scenes (retold by the chat writer when one is configured),
+    and tonight's sky to close."""
     calendar = calendar or SeriesCalendar()
-    chosen = pick_for_day(catalog, calendar, day)
-    drafted = draft_scenes(catalog.beats_of(chosen.story), story_brief(catalog, chosen.story), writer, log)
-    scenes = story_scenes(catalog, chosen.story, drafted)
-    scenes.append(tonight_scene(catalog, chosen.story, day, calendar, len(scenes) + 1))
-    pick = {"reason": chosen.reason, "rank": chosen.rank, "altitude_deg": chosen.placement.altitude_deg,
-            "azimuth_deg": chosen.placement.azimuth_deg, "direction": chosen.placement.direction_en,
-            "observer": f"{calendar.observer.name} {calendar.observer.evening_hour}:00"}
-    written = _script(catalog, chosen.story, scenes, day.isoformat(), day, pick=pick)
+    if plan is not None:
+        planned = plan.day(day)
+        story_id = planned.story
+        pick = {"reason": planned.reason, "altitude_deg": planned.altitude_deg, "azimuth_deg": planned.azimuth_deg,
+                "moon_separation_deg": planned.moon_separation_deg, "moon_phase": planned.moon_phase,
+                "plan": plan.inputs}
+    else:
+        chosen = pick_for_day(catalog, calendar, day)
+        story_id = chosen.story
+        pick = {"reason": chosen.reason, "rank": chosen.rank, "altitude_deg": chosen.placement.altitude_deg,
+                "azimuth_deg": chosen.placement.azimuth_deg}
+    drafted = draft_scenes(catalog.beats_of(story_id), story_brief(catalog, story_id), writer, log)
+    scenes = story_scenes(catalog, story_id, drafted)
+    scenes.append(tonight_scene(catalog, story_id, day, calendar, len(scenes) + 1))
+    pick |= {"direction": COMPASS_EN[int(((pick["azimuth_deg"] + 22.5) % 360) // 45)],
+             "observer": f"{calendar.observer.name} {calendar.observer.evening_hour}:00"}
+    written = _script(catalog, story_id, scenes, day.isoformat(), day, pick=pick)
     return written.model_copy(update={"writer": drafted.writer, "writer_note": drafted.note})
 
 
@@ -178,19 +190,23 @@ def describe(written: Script) -> dict:
 
 
 def build_script(chain: Chain) -> dg.AssetsDefinition:
-    special = chain is SPECIAL
-
-    @chain.asset("script", "series", code_version="3", ins=CATALOG_IN)
-    def script(context: dg.AssetExecutionContext, catalog: Catalog, series_data: SeriesData,
-               script_writer: ScriptWriter) -> dg.Output[dict[str, Script]]:
-        """The episode's constellation, bilingual narration and shot list."""
-        if special:
+    if chain is SPECIAL:
+        @chain.asset("script", "series", code_version="3", ins=CATALOG_IN)
+        def special_script(context: dg.AssetExecutionContext, catalog: Catalog) -> dg.Output[dict[str, Script]]:
+            """The episode's constellation, bilingual narration and shot list."""
             written = each_episode(context.partition_keys,
                                    lambda key: write_special_script(catalog, key, today_in_series()), "script")
-        else:
-            calendar, writer = load_calendar(series_data.data_dir), script_writer.client()
-            written = each_episode(context.partition_keys, lambda key: write_script(
-                catalog, dt.date.fromisoformat(key), calendar, writer, context.log), "script")
+            return versioned_output(written, per_episode(written, describe))
+
+        return special_script
+
+    @chain.asset("script", "series", code_version="4", ins=CATALOG_IN | {"series_plan": dg.AssetIn(key="series_plan")})
+    def script(context: dg.AssetExecutionContext, catalog: Catalog, series_plan: SeriesPlan, series_data: SeriesData,
+               script_writer: ScriptWriter) -> dg.Output[dict[str, Script]]:
+        """The episode's constellation, bilingual narration and shot list; the story is the series plan's."""
+        calendar, writer = load_calendar(series_data.data_dir), script_writer.client()
+        written = each_episode(context.partition_keys, lambda key: write_script(
+            catalog, dt.date.fromisoformat(key), calendar, writer, context.log, series_plan), "script")
         return versioned_output(written, per_episode(written, describe))
 
     return script

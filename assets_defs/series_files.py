@@ -11,9 +11,10 @@ from assets_defs.resources import SeriesData
 from assets_defs.versions import dagster_beta
 from starloom_core.hashing import hash_files
 
-CATALOG_FILES = ("sky/*.csv", "myths/*.toml", "calendar.toml")
+CATALOG_FILES = ("sky/*.csv", "myths/*.toml")
 PROMPT_RULE_FILES = ("style.toml", "blocklist.csv", "edit_rules.toml", "keywords.toml")
-SERIES_FILES = {"catalog_files": CATALOG_FILES, "prompt_rules": PROMPT_RULE_FILES}
+CALENDAR_FILES = ("calendar.toml",)  # the series plan's own source: an edit re-plans, the catalog stays fresh
+SERIES_FILES = {"catalog_files": CATALOG_FILES, "prompt_rules": PROMPT_RULE_FILES, "calendar_file": CALENDAR_FILES}
 
 
 def files_version(data_dir: str | Path, patterns: tuple[str, ...]) -> str:
@@ -26,6 +27,7 @@ with dagster_beta():  # multi_observable_source_asset
     observe_series_files = dg.multi_observable_source_asset(specs=[
         dg.AssetSpec("catalog_files", group_name="series", description="Constellations, stars, figures and myths in data/."),
         dg.AssetSpec("prompt_rules", group_name="series", description="The series style template and the text blocklist in data/."),
+        dg.AssetSpec("calendar_file", group_name="series", description="Observer, pins and festivals in data/calendar.toml."),
     ])
 
 

@@ -6,12 +6,13 @@ import dagster as dg
 
 from assets_defs.catalog import catalog
 from assets_defs.series_files import series_files
+from assets_defs.series_plan import series_plan
 from orchestration.resources import build_resources
 from orchestration.schedules import DAILY_ASSETS, SPECIAL_ASSETS, daily_episode_job, daily_schedule, special_episode_job
 from orchestration.sensors import episode_failure_sensor
 from starloom_core.settings import StarloomSettings
 
-ALL_ASSETS = [catalog, *DAILY_ASSETS, *SPECIAL_ASSETS]
+ALL_ASSETS = [catalog, series_plan, *DAILY_ASSETS, *SPECIAL_ASSETS]
 
 
 def build_defs(settings: StarloomSettings, **resource_overrides) -> dg.Definitions:

@@ -10,6 +10,7 @@ from assets_defs.raw_clips import raw_clips, special_raw_clips
 from assets_defs.reviewed_clips import reviewed_clips, special_reviewed_clips
 from assets_defs.scene_prompts import scene_prompts, special_scene_prompts
 from assets_defs.script import script, special_script
+from assets_defs.series_plan import series_plan
 from starloom_core.settings import OrchestrationSettings
 
 DAILY_ASSETS = [script, scene_prompts, raw_clips, reviewed_clips, final_episode]
@@ -21,14 +22,14 @@ RUN_RETRIES = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILU
 
 daily_episode_job = dg.define_asset_job(
     "daily_episode_job",
-    selection=dg.AssetSelection.assets(catalog, *DAILY_ASSETS),
-    description="The catalog, then script, prompts, clips, review and the finished film for one day of the series.",
+    selection=dg.AssetSelection.assets(catalog, series_plan, *DAILY_ASSETS),
+    description="The catalog and the series plan, then script, prompts, clips, review and the finished film for one day of the series.",
     tags=RUN_RETRIES,
 )
 
 special_episode_job = dg.define_asset_job(
     "special_episode_job",
-    selection=dg.AssetSelection.assets(catalog, *SPECIAL_ASSETS),
+    selection=dg.AssetSelection.assets(catalog, series_plan, *SPECIAL_ASSETS),
     description="A special episode told from a producer's sentence (the partition key): same chain as the daily one.",
     tags=RUN_RETRIES,
 )

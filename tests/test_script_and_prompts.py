@@ -47,14 +47,14 @@ def test_qixi_brings_the_magpie_bridge_and_a_pin_overrides_the_sky(catalog, data
     assert qixi.story == "cn-queqiao" and qixi.reason == "festival: 七夕"
     assert pick_for_day(catalog, calendar, dt.date(2027, 8, 8)).story == "cn-queqiao"  # and in 2027
     with (data_copy / "calendar.toml").open("a", encoding="utf-8") as handle:
-        handle.write('\n[[pin]]\ndate = "2026-11-27"\nstory = "Ori"\n')
-    pinned = pick_for_day(load_catalog(data_copy), load_calendar(data_copy), dt.date(2026, 11, 27))
+        handle.write('\n[[pin]]\ndate = "2026-11-28"\nstory = "Ori"\n')
+    pinned = pick_for_day(load_catalog(data_copy), load_calendar(data_copy), dt.date(2026, 11, 28))
     assert (pinned.story, pinned.reason) == ("Ori", "pinned in calendar.toml")
 
 
 @pytest.mark.parametrize("text, message", [
     ('[[pin]]\ndate = "2026-13-01"\nstory = "Ori"', "needs a date (YYYY-MM-DD) and a story"),
-    ('[[pin]]\ndate = "2026-11-27"\nstory = "Orion"', "pinned story Orion is not in the catalog"),
+    ('[[pin]]\ndate = "2026-11-28"\nstory = "Orion"', "pinned story Orion is not in the catalog"),
     ('[festival.moon]\nname = "中秋"\nlunar_month = 13\nlunar_day = 15', "[festival.moon] needs name, lunar_month and lunar_day"),
 ])
 def test_a_bad_calendar_says_what_is_wrong(catalog, data_copy, text, message):

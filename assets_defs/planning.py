@@ -53,6 +53,7 @@ class SeriesPlan(BaseModel):
     windows: int
     worst_gap: float
     uncovered: list[str]  # "story year": a story well placed that year that the plan could not fit
+    share_bound: dict[str, float] = {}  # year -> the most any plan could have well placed (well_placed_share_bound)
 
     def day(self, date: dt.date) -> PlanDay:
         index = (date - dt.date.fromisoformat(self.first)).days
@@ -134,7 +135,9 @@ def solve_series_plan(catalog: Catalog, calendar: SeriesCalendar, first: dt.date
                       observer=f"{calendar.observer.name} {calendar.observer.evening_hour}:00",
                       days=[_day(table, stories, int(s), n, fixed, calendar) for n, s in enumerate(solved.story_of_day)],
                       solve_seconds=round(solved.seconds, 1), windows=len(solved.windows), worst_gap=solved.worst_gap,
-                      uncovered=[f"{table.stories[s]} {year}" for s, year in solved.uncovered])
+                      uncovered=[f"{table.stories[s]} {year}" for s, year in solved.uncovered],
+                      share_bound={str(y): round(well_placed_share_bound(table.well_placed[:, problem.year == y], calendar.no_repeat_days), 3)
+                                   for y in np.unique(problem.year)})
     if cached is not None:
         atomic_write_text(cached, plan.model_dump_json())
     return plan
@@ -162,19 +165,21 @@ def _day(table: VisibilityTable, stories, s: int, n: int, fixed: dict, calendar:
 
 
 def published_stories(root: UPath, previous: SeriesPlan | None, days: tuple[dt.date, ...] | list[dt.date]) -> dict[dt.date, str]:
-    """Days whose episode is published (its manifest is in storage), with the story it told: the
-    manifest's own, else the previous plan's for that day."""
+    """Days whose episode is published (its manifest is in storage), with the story they keep: the
+    previous plan's for that day (after a re-plan, the story the episode is to be made again with),
+    else the manifest's own."""
     found = {}
     for date in days:
         path = episode_dir(root, date.isoformat()) / "manifest.json"
         if not path.exists():
             continue
-        story = json.loads(path.read_text()).get("story")
-        if not story and previous is not None:
+        story = None
+        if previous is not None:
             try:
                 story = previous.day(date).story
             except KeyError:
-                story = None
+                pass
+        story = story or json.loads(path.read_text()).get("story")
         if story:
             found[date] = story
     return found
@@ -186,14 +191,43 @@ def plan_diff(old: SeriesPlan | None, new: SeriesPlan) -> list[tuple[str, str, s
     return [(d.date, before.get(d.date, ""), d.story) for d in new.days if before.get(d.date) != d.story]
 
 
+def well_placed_share_bound(well_placed: np.ndarray, no_repeat: int) -> float:
+    """A proven ceiling on any plan's share of well placed evenings: no story twice within
+    `no_repeat` days, so a run of no_repeat + 1 evenings has at most as many well placed ones as it
+    has stories well placed somewhere in it. The tightest tiling of the range into such runs."""
+    width, days = no_repeat + 1, well_placed.shape[1]
+    best = days
+    for offset in range(min(width, days)):
+        total = offset  # evenings before the first run count as all well placed
+        for start in range(offset, days, width):
+            run = well_placed[:, start:start + width]
+            total += min(run.shape[1], int(run.any(axis=1).sum()))
+        best = min(best, total)
+    return best / days
+
+
+def days_told(catalog: Catalog, calendar: SeriesCalendar, first: dt.date, stories: list[str]) -> list[PlanDay]:
+    """Any sequence of stories from `first` on (the greedy pick's, say) described as the plan's days are."""
+    frame = catalog.stories.set_index("id")
+    last = first + dt.timedelta(days=len(stories) - 1)
+    table = visibility_table(EveningSky(catalog.stars, catalog.placed_groups()), frame.placed_by, first, last, calendar.observer)
+    rows = {s: i for i, s in enumerate(table.stories)}
+    return [_day(table, frame, rows[s], n, {}, calendar) for n, s in enumerate(stories)]
+
+
 def plan_figures(plan: SeriesPlan, year: int | None = None) -> dict:
     """What a producer checks: well placed share, low evenings, Moon trouble, stories never told."""
-    days = [d for d in plan.days if year is None or d.date.startswith(str(year))]
-    pinned = [d for d in days if d.reason.startswith(("pinned", "festival"))]
+    return {**day_figures(plan.days, year),
+            **({"well_placed_share_bound": plan.share_bound.get(str(year), 0.0)} if year is not None else {})}
+
+
+def day_figures(all_days: list[PlanDay], year: int | None = None) -> dict:
+    days = [d for d in all_days if year is None or d.date.startswith(str(year))]
+    pinned = {d.date for d in days if d.reason.startswith(("pinned", "festival"))}
     return {"evenings": len(days),
             "well_placed_share": round(sum(d.well_placed for d in days) / max(len(days), 1), 3),
             "below_10_deg": sum(d.altitude_deg < LOW_DEG for d in days),
-            "below_10_deg_outside_pins": sum(d.altitude_deg < LOW_DEG for d in days if d not in pinned),
+            "below_10_deg_outside_pins": sum(d.altitude_deg < LOW_DEG for d in days if d.date not in pinned),
             "below_horizon": sum(d.altitude_deg <= 0 for d in days),
             "bright_moon_within_25_deg": sum("bright Moon" in d.reason for d in days),
             "stories_told": len({d.story for d in days})}

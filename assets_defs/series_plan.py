@@ -17,6 +17,7 @@ from assets_defs.resources import SeriesData, Storage
 from assets_defs.versions import dagster_beta, ui_table
 from starloom_core.series import today_in_series
 from starloom_core.storage import asset_path
+from upath import UPath
 
 MAX_DIFF_ROWS = 60
 
@@ -25,20 +26,20 @@ class PlanConfig(dg.Config):
     replan_from: str = ""  # YYYY-MM-DD: published days from here on may change story (`starloom plan-series --replan`)
 
 
-def previous_plan(storage: Storage) -> SeriesPlan | None:
-    path = asset_path(storage.root(), "series_plan", None, ".json")
+def previous_plan(root: UPath) -> SeriesPlan | None:
+    """The plan last materialized (the IO manager's file), if any."""
+    path = asset_path(root, "series_plan", None, ".json")
     return SeriesPlan.model_validate_json(path.read_text()) if path.exists() else None
 
 
-def build_plan(catalog: Catalog, data_dir: str, storage: Storage, replan_from: dt.date | None = None,
+def build_plan(catalog: Catalog, data_dir: str, root: UPath, replan_from: dt.date | None = None,
                today: dt.date | None = None) -> tuple[SeriesPlan, SeriesPlan | None]:
     """The plan and the one it replaces; published days keep the story they told."""
-    first, last = plan_range(today or today_in_series())
-    old = previous_plan(storage)
-    days = [first + dt.timedelta(days=n) for n in range((min(last, today or today_in_series()) - first).days + 1)]
-    published = published_stories(storage.root(), old, days)
-    new = solve_series_plan(catalog, load_calendar(data_dir), first, last, published, replan_from,
-                            cache=storage.root() / "plans")
+    today = today or today_in_series()
+    first, last = plan_range(today)
+    old = previous_plan(root)
+    published = published_stories(root, old, [first + dt.timedelta(days=n) for n in range((today - first).days + 1)])
+    new = solve_series_plan(catalog, load_calendar(data_dir), first, last, published, replan_from, cache=root / "plans")
     return new, old
 
 
@@ -47,7 +48,7 @@ def series_plan(context: dg.AssetExecutionContext, config: PlanConfig, catalog: 
                 storage: Storage) -> dg.Output[SeriesPlan]:
     """Which story each date tells, solved for the whole range: visibility, Moon, spacing, pins."""
     replan = dt.date.fromisoformat(config.replan_from) if config.replan_from else None
-    plan, old = build_plan(catalog, series_data.data_dir, storage, replan)
+    plan, old = build_plan(catalog, series_data.data_dir, storage.root(), replan)
     changed = plan_diff(old, plan)
     metadata = {**{k: v for k, v in plan_figures(plan).items()}, "first": plan.first, "last": plan.last,
                 "observer": plan.observer, "solve_seconds": plan.solve_seconds, "worst_gap": plan.worst_gap,

@@ -173,35 +173,135 @@ def revise(ctx: click.Context, date: str, instruction: str, scene: int) -> None:
     click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
 
 
+def _plan(replan: str | None = None):
+    """The series plan as the `series_plan` asset builds it (cached by its inputs under the storage root);
+    computed, not materialized (see `plan-series`)."""
+    import datetime as dt
+
+    from assets_defs.catalog import CatalogError, load_catalog
+    from assets_defs.pick import CalendarError
+    from assets_defs.plan_solver import PlanInfeasible
+    from assets_defs.series_plan import build_plan
+    from starloom_core.storage import storage_root
+
+    settings = _settings()
+    try:
+        catalog = load_catalog(settings.storage.data_dir)
+        replan_from = dt.date.fromisoformat(replan) if replan else None
+        plan, old = build_plan(catalog, settings.storage.data_dir, storage_root(settings.storage.url), replan_from)
+    except ValueError as error:
+        if not isinstance(error, (CatalogError, CalendarError, PlanInfeasible)) and replan:
+            raise click.UsageError(f"--replan must look like 2026-11-27 (YYYY-MM-DD), got {replan!r}") from None
+        raise click.ClickException(str(error)) from None
+    return catalog, plan, old
+
+
+def _events(day) -> list[str]:
+    events = [day.reason.split(": ", 1)[1]] if day.reason.startswith("festival") else []
+    events += ["pinned"] if day.reason.startswith("pinned") else []
+    events += ["full Moon"] if day.moon_phase >= 0.98 else ["new Moon"] if day.moon_phase <= 0.02 else []
+    return events
+
+
 @cli.command()
 @click.argument("start", required=False)
-@click.option("--days", default=14, show_default=True, help="How many days to show.")
-def picks(start: str | None, days: int) -> None:
-    """Show which story each day from START (default today) tells, and why: its figure's altitude and
-    direction at the evening hour, its rank, festivals and pins (data/calendar.toml)."""
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 731), help="How many days to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per day instead of the table.")
+def picks(start: str | None, days: int, as_json: bool) -> None:
+    """Show which story each day from START (default today) tells in the series plan, and why: its
+    figure's altitude and direction at the evening hour, the Moon, festivals and pins."""
     import datetime as dt
+    import json
 
     from rich.console import Console
     from rich.table import Table
 
-    from assets_defs.catalog import CatalogError, load_catalog
-    from assets_defs.pick import CalendarError, load_calendar, picks_through
-    from starloom_core.series import PartitionDateError, parse_episode_date, today_in_series
+    from assets_defs.sky_tonight import COMPASS_EN
+    from starloom_core.series import today_in_series
 
-    data_dir = _settings().storage.data_dir
     try:
-        first = dt.date.fromisoformat(parse_episode_date(start)) if start else today_in_series()
-        catalog, calendar = load_catalog(data_dir), load_calendar(data_dir)
-        chosen = picks_through(catalog, calendar, first + dt.timedelta(days=days - 1))[-days:]
-    except (PartitionDateError, CatalogError, CalendarError) as error:
-        raise click.ClickException(str(error)) from None
-    table = Table("date", "story", "title", "altitude", "facing", "rank", "why",
-                  title=f"{calendar.observer.name} at {calendar.observer.evening_hour}:00")
-    for pick in chosen:
-        story = catalog.story(pick.story)
-        table.add_row(pick.date.isoformat(), pick.story, f"{story.title_zh} / {story.title_en}",
-                      f"{pick.placement.altitude_deg:.0f}°", pick.placement.direction_en, str(pick.rank), pick.reason)
-    Console(width=170).print(table)
+        first = dt.date.fromisoformat(start) if start else today_in_series()
+    except ValueError:
+        raise click.UsageError(f"START must look like 2026-11-27 (YYYY-MM-DD), got {start!r}") from None
+    catalog, plan, _ = _plan()
+    try:
+        chosen = [plan.day(first + dt.timedelta(days=n)) for n in range(days)]
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from None
+    if as_json:
+        for day in chosen:
+            click.echo(json.dumps({"date": day.date, "story": day.story, "figure": day.constellation,
+                                   "altitude_deg": day.altitude_deg, "azimuth_deg": day.azimuth_deg,
+                                   "moon_separation_deg": day.moon_separation_deg, "moon_phase": day.moon_phase,
+                                   "reason": day.reason, "events": _events(day)}, ensure_ascii=False))
+        return
+    table = Table("date", "story", "title", "alt", "facing", "Moon", "why", title=f"{plan.observer}", expand=False)
+    for day in chosen:
+        story = catalog.story(day.story)
+        table.add_row(day.date, day.story, f"{story.title_zh} / {story.title_en}", f"{day.altitude_deg:.0f}°",
+                      COMPASS_EN[int(((day.azimuth_deg + 22.5) % 360) // 45)],
+                      f"{day.moon_phase:.0%} {day.moon_separation_deg:.0f}°", day.reason)
+    Console().print(table)  # the terminal's own width: long columns wrap
+
+
+@cli.command("plan-series")
+@click.option("--year", type=int, help="Only this year's figures (default: every year of the plan).")
+@click.option("--replan", "replan", metavar="FROM", help="Let published days from FROM (YYYY-MM-DD) on change story.")
+def plan_series(year: int | None, replan: str | None) -> None:
+    """Solve the series plan (or read it from the cache) and print its figures beside the greedy
+    pick's: share of evenings well placed, low evenings, bright-Moon evenings, stories never told."""
+    import datetime as dt
+
+    from assets_defs.pick import load_calendar, picks_through
+    from assets_defs.planning import day_figures, days_told, plan_figures
+
+    _materialize_plan(replan)
+    catalog, plan, old = _plan()
+    calendar = load_calendar(_settings().storage.data_dir)
+    first = dt.date.fromisoformat(plan.first)
+    greedy = days_told(catalog, calendar, first, [p.story for p in picks_through(catalog, calendar, dt.date.fromisoformat(plan.last))])
+    click.echo(f"series plan {plan.first} to {plan.last}, {plan.observer}: solved in {plan.solve_seconds} s "
+               f"({plan.windows} windows, each proven optimal within {plan.worst_gap:.2%}); inputs {plan.inputs}")
+    for shown in [year] if year else sorted({int(d.date[:4]) for d in plan.days}):
+        ours, theirs = plan_figures(plan, shown), day_figures(greedy, shown)
+        click.echo(f"\n{shown}            plan   greedy pick")
+        for name, value in ours.items():
+            click.echo(f"  {name:<28} {value:>6}   {theirs.get(name, '')}")
+        for label, days in (("plan", plan.days), ("greedy pick", greedy)):
+            never = sorted(set(catalog.stories.id) - {d.story for d in days if d.date.startswith(str(shown))})
+            click.echo(f"  never told by the {label} ({len(never)}): {', '.join(never) or 'none'}")
+
+
+def _materialize_plan(replan: str | None) -> None:
+    """Materialize `series_plan` (and the catalog) as the UI would, so the plan, its diff and any
+    re-plan are stored and shown there; the script of every later episode reads it."""
+    import datetime as dt
+
+    import dagster as dg
+
+    from assets_defs.catalog import catalog
+    from assets_defs.series_files import record_series_files
+    from assets_defs.series_plan import series_plan
+    from orchestration.resources import build_resources
+
+    if replan:
+        try:
+            dt.date.fromisoformat(replan)
+        except ValueError:
+            raise click.UsageError(f"--replan must look like 2026-11-27 (YYYY-MM-DD), got {replan!r}") from None
+    settings = _settings()
+    _dagster_home()
+    instance = dg.DagsterInstance.get()
+    record_series_files(instance, settings.storage.data_dir)
+    try:
+        result = dg.materialize([catalog, series_plan], instance=instance, resources=build_resources(settings),
+                                run_config={"ops": {"series_plan": {"config": {"replan_from": replan or ""}}},
+                                            "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    except Exception as error:  # noqa: BLE001 - one clean line naming the root error
+        cause = _root_cause(error)
+        raise click.ClickException(f"series plan failed: {type(cause).__name__}: {cause}") from None
+    changed = result.asset_materializations_for_node("series_plan")[0].metadata["days_changed"].value
+    click.echo(f"series_plan materialized; days whose story changed: {changed}", err=True)
 
 
 @cli.command()

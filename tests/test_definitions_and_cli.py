@@ -13,7 +13,7 @@ def test_definitions_load_with_the_whole_chain_schedule_and_checks():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     stages = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
-    assert keys == {"catalog_files", "prompt_rules", "catalog", *stages, *[f"special/{s}" for s in stages]}
+    assert keys == {"catalog_files", "prompt_rules", "calendar_file", "catalog", "series_plan", *stages, *[f"special/{s}" for s in stages]}
     checks = {"duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration", "formats_decodable",
               "manifest_matches_files", "webhook_delivered"}
     assert {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys} == {
@@ -59,7 +59,7 @@ def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["lineage"], ["ray"], ["ray", "start"], ["build-tiny-wan"],
-                                     ["backfill"], ["special"], ["revise"], ["plan"], ["picks"]])
+                                     ["backfill"], ["special"], ["revise"], ["plan"], ["picks"], ["plan-series"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

@@ -198,8 +198,10 @@ def _relaxation_bound(cost, matrix, lower, upper) -> float:
 
     eq = lower == upper
     le, ge = ~eq & np.isfinite(upper), ~eq & np.isfinite(lower)
-    result = linprog(cost, A_ub=vstack([matrix[le], -matrix[ge]]).tocsr(), b_ub=np.r_[upper[le], -lower[ge]],
-                     A_eq=matrix[eq], b_eq=upper[eq], bounds=(0, 1), method="highs-ipm", options={"run_crossover": False})
+    with warnings.catch_warnings():  # run_crossover goes to HiGHS verbatim, which scipy warns about
+        warnings.simplefilter("ignore")
+        result = linprog(cost, A_ub=vstack([matrix[le], -matrix[ge]]).tocsr(), b_ub=np.r_[upper[le], -lower[ge]],
+                         A_eq=matrix[eq], b_eq=upper[eq], bounds=(0, 1), method="highs-ipm", options={"run_crossover": "off"})
     if result.status != 0:
         raise PlanInfeasible(f"the LP relaxation has no solution: {result.message}")
     return -float(result.fun)

@@ -19,7 +19,7 @@ from starloom_core.series import today_in_series
 from starloom_core.storage import asset_path
 from upath import UPath
 
-MAX_DIFF_ROWS = 60
+MAX_DIFF_ROWS = 400  # a UI table; the count of changed days is its own entry
 
 
 class PlanConfig(dg.Config):

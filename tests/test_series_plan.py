@@ -165,3 +165,29 @@ def test_a_quarter_of_plan_meets_the_hard_constraints_and_is_mostly_well_placed(
         assert day.reason
     assert sum(d.well_placed for d in plan.days) / len(plan.days) >= 0.5
     assert plan.worst_gap <= 1e-3
+
+
+def test_the_asset_replans_a_calendar_edit_and_shows_the_days_that_changed(data_copy, tmp_path):
+    import dagster as dg
+
+    from assets_defs.catalog import catalog
+    from assets_defs.series_plan import series_plan
+    from orchestration.resources import build_resources
+    from tests.conftest import make_settings
+
+    resources = build_resources(make_settings(tmp_path, data_dir=str(data_copy)))
+    instance = dg.DagsterInstance.ephemeral()
+
+    def materialize() -> dict:
+        result = dg.materialize([catalog, series_plan], resources=resources, instance=instance)
+        return result.asset_materializations_for_node("series_plan")[0].metadata
+
+    first = materialize()
+    assert first["days_changed"].value == first["evenings"].value == 730 and first["uncovered"].value == "none"
+    assert materialize()["days_changed"].value == 0  # nothing edited: the same plan, from the cache
+    with (data_copy / "calendar.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[[pin]]\ndate = "2027-03-01"\nstory = "Ori"\n')
+    edited = materialize()
+    changed = {row.data["date"]: row.data["now"] for row in edited["diff"].value.records}
+    assert changed.get("2027-03-01") == "Ori" and len(changed) == edited["days_changed"].value < 400
+    assert min(changed) >= "2026-11-06"  # only windows that see the pin's 60 days are solved differently

@@ -107,3 +107,20 @@ def visibility_table(sky: EveningSky, placed_by: pd.Series, first: dt.date, last
         stories=tuple(placed_by.index), days=days, altitude=alt[rows], azimuth=az[rows], culmination=culmination[rows],
         rising=later[rows] > alt[rows], moon_separation=separation[rows],
         moon_phase=np.array([m.phase for m in moon]), moon_altitude=np.array([m.altitude_deg for m in moon]))
+
+
+BRIGHT_PLANETS = ("Venus", "Mars", "Jupiter", "Saturn")
+PLANET_NEAR_DEG = 20.0
+
+
+def planets_near(day: dt.date, observer: Observer, ra_deg: float, dec_deg: float,
+                 within_deg: float = PLANET_NEAR_DEG) -> list[tuple[str, float, MoonTonight]]:
+    """Bright planets above the horizon at the evening hour within `within_deg` of a direction (a
+    figure's centre), nearest first: what makes "Jupiter shines just below the Twins" true tonight."""
+    found = []
+    for name in BRIGHT_PLANETS:
+        body = body_tonight(name, day, observer)
+        apart = float(angular_distance_deg(ra_deg, dec_deg, body.ra_deg, body.dec_deg))
+        if body.altitude_deg > 0 and apart <= within_deg:
+            found.append((name, round(apart, 1), body))
+    return sorted(found, key=lambda item: item[1])

@@ -196,11 +196,21 @@ def _plan(replan: str | None = None):
     return catalog, plan, old
 
 
-def _events(day) -> list[str]:
-    events = [day.reason.split(": ", 1)[1]] if day.reason.startswith("festival") else []
-    events += ["pinned"] if day.reason.startswith("pinned") else []
-    events += ["full Moon"] if day.moon_phase >= 0.98 else ["new Moon"] if day.moon_phase <= 0.02 else []
-    return events
+def _events(day, showers, sky=None, placed_by: str = "", observer=None) -> list[str]:
+    import datetime as dt
+
+    from assets_defs.sky_events import events_on
+    from assets_defs.visibility import planets_near
+
+    date = dt.date.fromisoformat(day.date)
+    festival = [day.reason.split(": ", 1)[1].split(";")[0]] if day.reason.startswith("festival") else []
+    pinned = ["pinned"] if day.reason.startswith("pinned") else []
+    planets = []
+    if sky is not None:
+        i = sky.names.index(placed_by)
+        planets = [f"{name} {apart:.0f}° from the figure" for name, apart, _ in
+                   planets_near(date, observer, float(sky.centre_ra[i]), float(sky.centre_dec[i]))]
+    return festival + pinned + events_on(date, showers, day.moon_phase) + planets
 
 
 @cli.command()
@@ -216,7 +226,9 @@ def picks(start: str | None, days: int, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from assets_defs.sky_tonight import COMPASS_EN
+    from assets_defs.pick import load_calendar
+    from assets_defs.sky_events import SkyEventsError, load_showers
+    from assets_defs.sky_tonight import COMPASS_EN, EveningSky
     from starloom_core.series import today_in_series
 
     try:
@@ -224,23 +236,30 @@ def picks(start: str | None, days: int, as_json: bool) -> None:
     except ValueError:
         raise click.UsageError(f"START must look like 2026-11-27 (YYYY-MM-DD), got {start!r}") from None
     catalog, plan, _ = _plan()
+    sky, observer = EveningSky(catalog.stars, catalog.placed_groups()), load_calendar(_settings().storage.data_dir).observer
+    placed_by = catalog.stories.set_index("id").placed_by
     try:
         chosen = [plan.day(first + dt.timedelta(days=n)) for n in range(days)]
+        showers = load_showers(_settings().storage.data_dir, set(catalog.constellations.abbr))
     except KeyError as error:
         raise click.ClickException(str(error.args[0])) from None
+    except SkyEventsError as error:
+        raise click.ClickException(str(error)) from None
     if as_json:
         for day in chosen:
             click.echo(json.dumps({"date": day.date, "story": day.story, "figure": day.constellation,
                                    "altitude_deg": day.altitude_deg, "azimuth_deg": day.azimuth_deg,
                                    "moon_separation_deg": day.moon_separation_deg, "moon_phase": day.moon_phase,
-                                   "reason": day.reason, "events": _events(day)}, ensure_ascii=False))
+                                   "reason": day.reason,
+                                   "events": _events(day, showers, sky, placed_by[day.story], observer)}, ensure_ascii=False))
         return
     table = Table("date", "story", "title", "alt", "facing", "Moon", "why", title=f"{plan.observer}", expand=False)
     for day in chosen:
         story = catalog.story(day.story)
+        why = "; ".join([day.reason, *_events(day, showers, sky, placed_by[day.story], observer)])
         table.add_row(day.date, day.story, f"{story.title_zh} / {story.title_en}", f"{day.altitude_deg:.0f}°",
                       COMPASS_EN[int(((day.azimuth_deg + 22.5) % 360) // 45)],
-                      f"{day.moon_phase:.0%} {day.moon_separation_deg:.0f}°", day.reason)
+                      f"{day.moon_phase:.0%} {day.moon_separation_deg:.0f}°", why)
     Console().print(table)  # the terminal's own width: long columns wrap
 
 

@@ -191,3 +191,46 @@ def test_the_asset_replans_a_calendar_edit_and_shows_the_days_that_changed(data_
     changed = {row.data["date"]: row.data["now"] for row in edited["diff"].value.records}
     assert changed.get("2027-03-01") == "Ori" and len(changed) == edited["days_changed"].value < 400
     assert min(changed) >= "2026-11-06"  # only windows that see the pin's 60 days are solved differently
+
+
+def test_picks_prints_the_plan_as_json_with_the_night_s_events_and_a_table_that_fits(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from orchestration.cli import cli
+    from tests.conftest import TEST_DATA
+
+    monkeypatch.setenv("STARLOOM_STORAGE", str(tmp_path / "storage"))
+    monkeypatch.setenv("STARLOOM_DATA", str(TEST_DATA))
+    result = CliRunner().invoke(cli, ["picks", "2026-08-11", "--days", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    days = [json.loads(line) for line in result.output.splitlines()]
+    assert [d["date"] for d in days] == ["2026-08-11", "2026-08-12", "2026-08-13"]
+    assert set(days[0]) == {"date", "story", "figure", "altitude_deg", "azimuth_deg", "moon_separation_deg", "moon_phase",
+                            "reason", "events"}
+    assert any(e.startswith("Perseids peak (radiant in Per") for e in days[1]["events"])
+    table = CliRunner().invoke(cli, ["picks", "2026-08-11", "--days", "3"], env={"COLUMNS": "90"})
+    assert table.exit_code == 0 and "2026-08-12" in table.output
+    assert max(len(line) for line in table.output.splitlines()) <= 90
+    assert CliRunner().invoke(cli, ["picks", "--days", "5000"]).exit_code == 2  # bounded: at most two years
+
+
+def test_a_bad_meteor_shower_names_the_file_and_field(data_copy):
+    from assets_defs.sky_events import SkyEventsError, load_showers
+
+    path = data_copy / "meteor_showers.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('radiant = "Per"', 'radiant = "Perseus"'), encoding="utf-8")
+    with pytest.raises(SkyEventsError, match=re.escape(f"{path}: [shower.perseids] field 'radiant' = 'Perseus'")):
+        load_showers(data_copy, set(load_catalog(data_copy).constellations.abbr))
+
+
+def test_jupiter_is_found_beside_the_twins_in_january_2026():
+    from assets_defs.sky_tonight import EveningSky
+    from assets_defs.visibility import planets_near
+
+    catalog, beijing = load_catalog(DATA), load_calendar(DATA).observer
+    sky = EveningSky(catalog.stars, catalog.placed_groups())
+    twins, hunter = sky.names.index("Gem"), sky.names.index("Ori")
+    near = planets_near(dt.date(2026, 1, 10), beijing, float(sky.centre_ra[twins]), float(sky.centre_dec[twins]))
+    assert [name for name, _, _ in near][:1] == ["Jupiter"] and near[0][1] < 10
+    assert "Jupiter" not in [n for n, _, _ in planets_near(dt.date(2026, 1, 10), beijing, float(sky.centre_ra[hunter]),
+                                                           float(sky.centre_dec[hunter]), within_deg=5)]

@@ -1,5 +1,6 @@
 """Sky events a day of the series should not miss: the major meteor showers' nights of maximum
-(data/meteor_showers.toml, with its sources) and the Moon's full and new phases. Pure, offline."""
+(data/meteor_showers.toml, with its sources), the 24 solar terms (the Dipper's handle lines on the
+four that begin a season) and the Moon's full and new phases. Pure, offline."""
 
 from __future__ import annotations
 
@@ -52,8 +53,62 @@ def load_showers(data_dir: str | Path, constellations: set[str] | None = None) -
 def events_on(day: dt.date, showers: list[Shower], moon_phase: float) -> list[str]:
     """What a viewer could be told about tonight, besides the story."""
     events = [f"{s.name} peak (radiant in {s.radiant}, about {s.zhr} an hour)" for s in showers if s.peak_in(day.year) == day]
+    term = _terms(day.year).get(day)
+    if term:
+        events.append(f"solar term {term}" + (f": {HANDLE_LINES[term]}" if term in HANDLE_LINES else ""))
     if moon_phase >= 0.98:
         events.append("full Moon")
     elif moon_phase <= 0.02:
         events.append("new Moon")
     return events
+
+
+_TERMS: dict[int, dict[dt.date, str]] = {}
+
+
+def _terms(year: int) -> dict[dt.date, str]:
+    if year not in _TERMS:
+        _TERMS[year] = solar_terms(year)
+    return _TERMS[year]
+
+
+# The 24 solar terms (二十四节气), from 春分 at the Sun's ecliptic longitude 0°, every 15°.
+SOLAR_TERMS = ("春分", "清明", "谷雨", "立夏", "小满", "芒种", "夏至", "小暑", "大暑", "立秋", "处暑", "白露",
+               "秋分", "寒露", "霜降", "立冬", "小雪", "大雪", "冬至", "小寒", "大寒", "立春", "雨水", "惊蛰")
+# Where the Dipper's handle points at dusk as each season begins (鹖冠子·环流: 斗柄东指，天下皆春 …).
+HANDLE_LINES = {"立春": "斗柄东指，天下皆春", "立夏": "斗柄南指，天下皆夏", "立秋": "斗柄西指，天下皆秋", "立冬": "斗柄北指，天下皆冬"}
+
+
+def _sun_longitude(when) -> float:
+    import ephem
+    import math
+
+    return math.degrees(ephem.Ecliptic(ephem.Sun(when), epoch=when).lon) % 360.0
+
+
+def solar_terms(year: int, timezone: str = "Asia/Shanghai") -> dict[dt.date, str]:
+    """The local date of each solar term in `year`: when the Sun's apparent ecliptic longitude
+    (PyEphem, offline) reaches the term's multiple of 15°, found by bisection to about 20 seconds."""
+    import ephem
+    from zoneinfo import ZoneInfo
+
+    found = {}
+    day = ephem.Date(dt.datetime(year - 1, 12, 25))
+    sector = int(_sun_longitude(day) // 15)
+    for _ in range(380):  # a day at a time to the day the Sun enters a new 15° sector, then bisect
+        low, high = day, ephem.Date(day + 1)
+        day = high
+        entered = int(_sun_longitude(high) // 15)
+        if entered == sector:
+            continue
+        sector, target = entered, entered * 15
+        for _ in range(12):  # a day halved twelve times: about 20 s
+            middle = ephem.Date((low + high) / 2)
+            if int(_sun_longitude(middle) // 15) == entered:
+                high = middle
+            else:
+                low = middle
+        local = ephem.Date(high).datetime().replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(timezone)).date()
+        if local.year == year:
+            found[local] = SOLAR_TERMS[target // 15]
+    return found

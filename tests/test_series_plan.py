@@ -234,3 +234,15 @@ def test_jupiter_is_found_beside_the_twins_in_january_2026():
     assert [name for name, _, _ in near][:1] == ["Jupiter"] and near[0][1] < 10
     assert "Jupiter" not in [n for n, _, _ in planets_near(dt.date(2026, 1, 10), beijing, float(sky.centre_ra[hunter]),
                                                            float(sky.centre_dec[hunter]), within_deg=5)]
+
+
+def test_the_solar_terms_fall_on_their_published_dates_and_the_dipper_line_comes_with_the_seasons():
+    from assets_defs.sky_events import events_on, solar_terms
+
+    terms = {name: day for day, name in solar_terms(2026).items()}
+    assert len(terms) == 24
+    # The 2026 almanac (Beijing time): 立春 2-4, 春分 3-20, 夏至 6-21, 秋分 9-23, 冬至 12-22.
+    assert [terms[n] for n in ("立春", "春分", "夏至", "秋分", "冬至")] == [
+        dt.date(2026, 2, 4), dt.date(2026, 3, 20), dt.date(2026, 6, 21), dt.date(2026, 9, 23), dt.date(2026, 12, 22)]
+    assert "solar term 立春: 斗柄东指，天下皆春" in events_on(dt.date(2026, 2, 4), [], 0.5)
+    assert events_on(dt.date(2026, 2, 5), [], 0.5) == []

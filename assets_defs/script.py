@@ -3,6 +3,7 @@ shot list (分镜)."""
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from assets_defs.chain import CATALOG_IN, DAILY, SPECIAL, Chain, each_episode
 from assets_defs.models import Scene, Script
 from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
 from assets_defs.planning import SeriesPlan
+from assets_defs.sky_events import HANDLE_LINES, HANDLE_POINTS, Shower, load_showers, solar_terms
 from assets_defs.sky_tonight import COMPASS_EN
 from assets_defs.resources import ScriptWriter, SeriesData
 from assets_defs.writers import ChatWriter, Drafted, draft_scenes
@@ -105,6 +107,22 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
     )
 
 
+def with_tonight_events(scene: Scene, story_id: str, day: dt.date, showers: list[Shower]) -> Scene:
+    """Tonight's-sky scene with what else the night holds: a meteor shower at its maximum, and for
+    the Dipper's story on a day that begins a season, where its handle points (斗柄东指，天下皆春)."""
+    zh, en = [scene.narration_zh], [scene.narration_en]
+    for shower in (s for s in showers if s.peak_in(day.year) == day):
+        zh.append(f"今晚还是{shower.name_zh}的极大，在暗处每小时可能看到约{shower.zhr}颗流星。")
+        en.append(f"Tonight the {shower.name} peak: from a dark place, up to about {shower.zhr} meteors an hour.")
+    term = solar_terms(day.year).get(day)
+    if story_id == "cn-beidou" and term in HANDLE_LINES:
+        zh.append(f"今天{term}，黄昏时{HANDLE_LINES[term]}。")
+        en.append(f"Today is {term}: at dusk the Dipper's handle points {HANDLE_POINTS[term]}, and a new season begins.")
+    if len(zh) == 1:
+        return scene
+    return scene.model_copy(update={"narration_zh": "".join(zh), "narration_en": " ".join(en), "seconds": scene_seconds("".join(zh))})
+
+
 def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None = None,
                  writer: ChatWriter | None = None, log=None, plan: SeriesPlan | None = None) -> Script:
     """The day's story from the series plan (assets_defs/planning.py; without a plan, the greedy pick
@@ -124,7 +142,8 @@ def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None
                 "azimuth_deg": chosen.placement.azimuth_deg}
     drafted = draft_scenes(catalog.beats_of(story_id), story_brief(catalog, story_id), writer, log)
     scenes = story_scenes(catalog, story_id, drafted)
-    scenes.append(tonight_scene(catalog, story_id, day, calendar, len(scenes) + 1))
+    scenes.append(with_tonight_events(tonight_scene(catalog, story_id, day, calendar, len(scenes) + 1), story_id, day,
+                                      load_showers(Path(calendar.path).parent)))
     pick |= {"direction": COMPASS_EN[int(((pick["azimuth_deg"] + 22.5) % 360) // 45)],
              "observer": f"{calendar.observer.name} {calendar.observer.evening_hour}:00"}
     written = _script(catalog, story_id, scenes, day.isoformat(), day, pick=pick)

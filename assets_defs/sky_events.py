@@ -53,7 +53,7 @@ def load_showers(data_dir: str | Path, constellations: set[str] | None = None) -
 def events_on(day: dt.date, showers: list[Shower], moon_phase: float) -> list[str]:
     """What a viewer could be told about tonight, besides the story."""
     events = [f"{s.name} peak (radiant in {s.radiant}, about {s.zhr} an hour)" for s in showers if s.peak_in(day.year) == day]
-    term = _terms(day.year).get(day)
+    term = solar_terms(day.year).get(day)
     if term:
         events.append(f"solar term {term}" + (f": {HANDLE_LINES[term]}" if term in HANDLE_LINES else ""))
     if moon_phase >= 0.98:
@@ -63,13 +63,7 @@ def events_on(day: dt.date, showers: list[Shower], moon_phase: float) -> list[st
     return events
 
 
-_TERMS: dict[int, dict[dt.date, str]] = {}
-
-
-def _terms(year: int) -> dict[dt.date, str]:
-    if year not in _TERMS:
-        _TERMS[year] = solar_terms(year)
-    return _TERMS[year]
+_TERMS: dict[tuple[int, str], dict[dt.date, str]] = {}  # a year's terms, computed once per process
 
 
 # The 24 solar terms (二十四节气), from 春分 at the Sun's ecliptic longitude 0°, every 15°.
@@ -77,6 +71,7 @@ SOLAR_TERMS = ("春分", "清明", "谷雨", "立夏", "小满", "芒种", "夏�
                "秋分", "寒露", "霜降", "立冬", "小雪", "大雪", "冬至", "小寒", "大寒", "立春", "雨水", "惊蛰")
 # Where the Dipper's handle points at dusk as each season begins (鹖冠子·环流: 斗柄东指，天下皆春 …).
 HANDLE_LINES = {"立春": "斗柄东指，天下皆春", "立夏": "斗柄南指，天下皆夏", "立秋": "斗柄西指，天下皆秋", "立冬": "斗柄北指，天下皆冬"}
+HANDLE_POINTS = {"立春": "east", "立夏": "south", "立秋": "west", "立冬": "north"}
 
 
 def _sun_longitude(when) -> float:
@@ -87,6 +82,12 @@ def _sun_longitude(when) -> float:
 
 
 def solar_terms(year: int, timezone: str = "Asia/Shanghai") -> dict[dt.date, str]:
+    if (year, timezone) not in _TERMS:
+        _TERMS[year, timezone] = _solar_terms(year, timezone)
+    return _TERMS[year, timezone]
+
+
+def _solar_terms(year: int, timezone: str) -> dict[dt.date, str]:
     """The local date of each solar term in `year`: when the Sun's apparent ecliptic longitude
     (PyEphem, offline) reaches the term's multiple of 15°, found by bisection to about 20 seconds."""
     import ephem

@@ -246,3 +246,19 @@ def test_the_solar_terms_fall_on_their_published_dates_and_the_dipper_line_comes
         dt.date(2026, 2, 4), dt.date(2026, 3, 20), dt.date(2026, 6, 21), dt.date(2026, 9, 23), dt.date(2026, 12, 22)]
     assert "solar term 立春: 斗柄东指，天下皆春" in events_on(dt.date(2026, 2, 4), [], 0.5)
     assert events_on(dt.date(2026, 2, 5), [], 0.5) == []
+
+
+def test_tonight_s_sky_tells_of_a_meteor_shower_and_the_dipper_s_handle_on_their_days():
+    from assets_defs.script import tonight_scene, with_tonight_events
+    from assets_defs.sky_events import load_showers
+
+    catalog, calendar = load_catalog(DATA), load_calendar(DATA)
+    showers = load_showers(DATA)
+    perseids = with_tonight_events(tonight_scene(catalog, "Per", dt.date(2026, 8, 12), calendar, 4), "Per",
+                                   dt.date(2026, 8, 12), showers)
+    assert "英仙座流星雨的极大" in perseids.narration_zh and "Perseids peak" in perseids.narration_en
+    spring = with_tonight_events(tonight_scene(catalog, "cn-beidou", dt.date(2026, 2, 4), calendar, 4), "cn-beidou",
+                                 dt.date(2026, 2, 4), showers)
+    assert spring.narration_zh.endswith("今天立春，黄昏时斗柄东指，天下皆春。") and "points east" in spring.narration_en
+    plain = tonight_scene(catalog, "Per", dt.date(2026, 8, 20), calendar, 4)
+    assert with_tonight_events(plain, "Per", dt.date(2026, 8, 20), showers) == plain

@@ -1,28 +1,26 @@
-"""The series plan as one integer programme over the whole range, so a well placed story is not
-used up early and a poor evening left for later (what a one-day-at-a-time pick does).
+"""The series plan as integer programmes, so a well placed story is not used up early and a poor
+evening left for later (what a one-day-at-a-time pick does).
 
-Days are grouped in blocks of `block_days` (a week by default; blocks never cross a year). y[s, b] = 1
-when story s airs on one day of block b. Maximise the sum of y[s, b] × (s's mean score over b's
-open days) subject to
-- each block tells as many stories as it has open days (fixed days, i.e. pins, festivals and
-  published episodes, are decided before the model is built, with the choices they rule out);
+`solve_plan` is the model: x[s, d] = 1 when story s airs on day d (days may be grouped in blocks of
+`block_days`; 1, the default, is the exact day-by-day model). Maximise the sum of score × x subject to
+- each open day tells one story (fixed days, i.e. pins, festivals and published episodes, are
+  decided before the model is built, with the choices they rule out);
 - no story twice within `no_repeat` days and one figure's stories at least `figure_gap` days apart:
-  two blocks conflict when their closest days are too near, and each block with the blocks after
-  it that it conflicts with forms a clique of which at most one may be chosen (exact for pairs);
+  each day with the days after it that are too near forms a clique of which at most one may be
+  chosen (exact for every pair);
 - every story ever well placed in a calendar year airs at least once in that year.
-Then each block's chosen stories are matched to its days (an assignment problem, exact).
-With `block_days=1` this is the exact day-by-day model.
 
-Why blocks: the day-by-day model for two years (40,000 candidate pairs, each in 61 window rows) is
-highly degenerate; HiGHS needs minutes for its root LP alone. Weeks cut the variables sevenfold and
-the window rows from 61 terms to 10, and cost little: a figure's altitude at 21:00 moves about 1° a
-day, and the week's best day is chosen afterwards.
+`solve_rolling` is how the series is planned: exact 56-day programmes, each keeping its first 28
+days and handing them on as fixed history, so the 60-day window and the figure gap hold across
+windows. One programme over two years (40,000 candidate pairs) is what the issue asked for, but on
+2 cores HiGHS did not finish its root LP in 150 s and found no plan (bench/README.md); a window
+solves exactly in 1-5 s, and the whole-range LP bound (`relax=True`) measures what is lost.
 
 Why `scipy.optimize.milp`: it is HiGHS (a MIP solver as good as any open one at this size), it
 ships inside scipy with wheels for every platform and no licence or native build to manage, and
 it reports the proven dual bound and gap. OR-Tools' CP-SAT would also do, but it is a large second
-dependency for one model; highspy is the same HiGHS with a lower-level API (warm starts, which a
-solve this size does not need). Pure: numpy and scipy, no Dagster.
+dependency for one model; highspy is the same HiGHS with a lower-level API (its warm starts could
+seed a whole-range solve with the windows' plan: not tried). Pure: numpy and scipy, no Dagster.
 """
 
 from __future__ import annotations

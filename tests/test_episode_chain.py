@@ -458,7 +458,7 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
 
     def statuses() -> dict[str, StaleStatus]:
         resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
-        return {"catalog": resolver.get_status(dg.AssetKey("catalog"))} | {
+        return {key: resolver.get_status(dg.AssetKey(key)) for key in ("catalog", "series_plan")} | {
             key: resolver.get_status(dg.AssetKey(key), DAY) for key in daily}
 
     assert set(statuses().values()) == {StaleStatus.FRESH}
@@ -483,3 +483,12 @@ def test_stale_markers_follow_edits_to_the_series_files(tmp_path, ray_cluster, i
     dg.materialize(ALL_ASSETS, selection=[scene_prompts], partition_key=DAY, instance=instance,
                    resources=build_resources(settings))
     assert set(statuses().values()) == {StaleStatus.FRESH}
+
+    # A calendar edit marks the series plan stale (the script reads its story from it), not the catalog.
+    calendar = data_copy / "calendar.toml"
+    calendar.write_text(calendar.read_text(encoding="utf-8") + '\n[[pin]]\ndate = "2027-03-01"\nstory = "Ori"\n', encoding="utf-8")
+    record_series_files(instance, settings.storage.data_dir)
+    resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    assert resolver.get_status(dg.AssetKey("series_plan")) == StaleStatus.STALE
+    assert [c.dependency.asset_key.to_user_string() for c in resolver.get_stale_causes(dg.AssetKey("series_plan"))] == ["calendar_file"]
+    assert resolver.get_status(dg.AssetKey("catalog")) == StaleStatus.FRESH

@@ -17,6 +17,7 @@ import dagster as dg
 import pytest
 
 from assets_defs.catalog import catalog
+from assets_defs.series_plan import series_plan
 from assets_defs.media.probe import probe_video
 from orchestration.resources import build_resources
 from starloom_core.settings import PROJECT_ROOT
@@ -168,11 +169,12 @@ def studio(tmp_path, postgres_server, monkeypatch):
             break
         time.sleep(1)
     assert nodes == 2, (tmp_path / "ray-worker.log").read_text()[-2000:]
-    # The catalog once, on the production instance (every daily run refreshes it too).
+    # The catalog and the series plan once, on the production instance, as `starloom plan-series` does
+    # (every daily run refreshes both; a backfill of the daily stages reads them).
     for name, value in postgres_server.items():  # this test process reads the instance too
         monkeypatch.setenv(name, value)
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        dg.materialize([catalog], instance=instance, resources=build_resources(settings))
+        dg.materialize([catalog, series_plan], instance=instance, resources=build_resources(settings))
     port = free_port()
     webserver = _start("webserver", [str(BIN / "dagster-webserver"), "-m", "orchestration.definitions",
                                      "-h", "127.0.0.1", "-p", str(port)], env, tmp_path)

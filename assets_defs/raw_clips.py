@@ -16,7 +16,14 @@ from assets_defs.resources import ClipGenerator, Storage
 from assets_defs.versions import ui_table
 from starloom_core.series import SERIES_TIMEZONE
 from ray_jobs.backends import model_revision
-from ray_jobs.requests import ClipGenerationError
+from ray_jobs.backends.wan import ModelDirError
+from ray_jobs.backends.wan_lora import LoraDirError, LoraLayoutError
+from ray_jobs.memory import ShapeDoesNotFitError
+from ray_jobs.requests import ClipGenerationError, ReplicaLoadError
+
+# What the settings or the model folder got wrong: the same step would fail the same way on every
+# retry, so it fails once, at once, with the loader's message (only transport and replica deaths retry).
+CONFIGURATION_ERRORS = (ModelDirError, LoraDirError, LoraLayoutError, ReplicaLoadError, ShapeDoesNotFitError)
 
 
 def clip_table(clip_sets: list[ClipSet]) -> dg.TableMetadataValue:
@@ -41,13 +48,15 @@ def build_raw_clips(chain: Chain) -> dg.AssetsDefinition:
         """One generated clip per shot, from the Ray replica pool; unchanged shots come from the cache.
         Every episode of the run (a backfill's days) goes into one queue."""
         keys = context.partition_keys
-        revisions = {key: model_revision(clip_generator.settings, script[key].sky_version) for key in keys}
-        requests = {key: clip_requests(script[key], scene_prompts[key], clip_generator, revisions[key]) for key in keys}
-        deadline = publish_deadline_s(keys, clip_generator.settings.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
-        everything = [r for key in keys for r in requests[key]]
         try:
+            revisions = {key: model_revision(clip_generator.settings, script[key].sky_version) for key in keys}
+            requests = {key: clip_requests(script[key], scene_prompts[key], clip_generator, revisions[key]) for key in keys}
+            deadline = publish_deadline_s(keys, clip_generator.settings.publish_hour, dt.datetime.now(ZoneInfo(SERIES_TIMEZONE)))
+            everything = [r for key in keys for r in requests[key]]
             outcomes, shape = generate_missing(everything, clip_generator, storage, context.log, deadline)
             outcomes = iter(outcomes)
+        except CONFIGURATION_ERRORS as error:
+            raise dg.Failure(description=f"{type(error).__name__}: {error}", allow_retries=False) from error
         except ClipGenerationError as error:
             # Each failed clip was already tried on the pool max_attempts times; a step retry would only
             # repeat them. The clips that were made are stored, so a re-run makes only the failed ones.

@@ -21,7 +21,12 @@ def _dagster_home() -> Path:
     from starloom_core.storage import atomic_write_text, storage_root
 
     home = Path(os.environ.get("DAGSTER_HOME") or "var/dagster").resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    if home.exists() and not home.is_dir():
+        raise click.UsageError(f"configuration: DAGSTER_HOME={home} is not a folder (Dagster keeps its runs and dagster.yaml there)")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.UsageError(f"configuration: DAGSTER_HOME={home} cannot be created: {error.strerror}") from None
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text().startswith(OLD_LOCAL_HEADER):
         atomic_write_text(storage_root(config), LOCAL_INSTANCE.read_text())
@@ -75,7 +80,7 @@ def episode(ctx: click.Context, date: str | None, backend: str | None, size: str
     from starloom_core.settings import parse_size
 
     try:
-        partition = parse_episode_date(date) if date else today_in_series().isoformat()
+        partition = parse_episode_date(date) if date is not None else today_in_series().isoformat()
         if size:
             parse_size(size)
     except (PartitionDateError, ValueError) as error:

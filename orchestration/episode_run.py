@@ -30,8 +30,13 @@ def console(level: str) -> dict:
 
 
 def ensure_model(settings: StarloomSettings, echo: Callable[[str], None]) -> None:
-    """tiny-wan is built on first use; `wan` weights must already be in place."""
+    """tiny-wan is built on first use; `wan` weights must already be in place (checked here, before
+    any run starts: a missing folder is the user's to fix, not the pool's to retry)."""
     model_dir = settings.generation.resolved_model_dir()
+    if settings.generation.backend == "wan":
+        from ray_jobs.backends.wan import check_model_dir
+
+        check_model_dir(model_dir)
     if settings.generation.backend == "tiny-wan" and not Path(model_dir, "model_index.json").exists():
         from ray_jobs.backends.tiny_wan import build_tiny_wan
 

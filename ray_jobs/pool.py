@@ -23,7 +23,7 @@ from ray.util.placement_group import remove_placement_group
 
 from starloom_core.settings import GenerationSettings
 from ray_jobs.gang import NAMESPACE, GangReplica, ReplicaStartError, SoloReplica
-from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult
+from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult, ReplicaLoadError
 
 __all__ = ["NAMESPACE", "ReplicaPool", "ReplicaStartError", "ensure_ray"]
 
@@ -89,7 +89,15 @@ class ReplicaPool:
             raise ReplicaStartError(
                 f"{len(pending)} of {len(refs)} {self.settings.name} replica ranks not ready after {timeout_s:.0f} s; "
                 f"free resources: {ray.available_resources()}. Stop unused replicas with `starloom pool --shutdown`.")
-        ray.get(ready)  # raises the model-loading error of a replica that failed to start
+        try:
+            ray.get(ready)
+        except RayActorError as error:
+            if not error.actor_init_failed:
+                raise
+            # The replica's __init__ raised: the model could not load from these settings, and it
+            # will not load on a retry either. Its last line is the loader's own message.
+            reason = str(error).strip().splitlines()[-1]
+            raise ReplicaLoadError(f"a {self.settings.name} replica could not load its model: {reason}") from None
 
     def generate(self, requests: Sequence[ClipRequest], storage_url: str,
                  on_done: Callable[[ClipResult], None] | None = None,

@@ -77,6 +77,11 @@ class ClipGenerationError(RuntimeError):
         super().__init__(f"{lines} ({len(failures)} clip(s) failed, {done} made and stored)")
 
 
+class ReplicaLoadError(RuntimeError):
+    """A replica could not load its model from these settings (a missing or broken model folder,
+    a LoRA of the wrong layout): a configuration error that a retry cannot fix."""
+
+
 def code_version() -> str:
     """The starloom release that made a clip, recorded in its lineage."""
     from importlib.metadata import PackageNotFoundError, version

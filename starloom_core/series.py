@@ -20,6 +20,8 @@ def today_in_series() -> dt.date:
 
 def parse_episode_date(text: str) -> str:
     """A partition key from a user's date, with an error that says what is wrong."""
+    if not text.strip():  # `starloom episode "$DAY"` with DAY unset must not quietly mean today
+        raise PartitionDateError("episode date is empty (an unset shell variable?): give YYYY-MM-DD, or leave DATE out for today")
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:

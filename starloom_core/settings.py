@@ -127,6 +127,8 @@ class GenerationSettings(BaseSettings):
     def _fast_modes_need_wan(self) -> "GenerationSettings":
         if self.backend == "sky" and (self.lora_dir or self.cache):
             raise ValueError("fast modes (STARLOOM_LORA_DIR, STARLOOM_CACHE) apply to Wan backends, not to sky")
+        if self.backend == "wan" and not self.model_dir.strip():
+            raise ValueError("STARLOOM_BACKEND=wan needs STARLOOM_MODEL_DIR: a local diffusers-format Wan2.2 folder")
         return self
 
     @property

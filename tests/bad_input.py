@@ -36,7 +36,7 @@ class Case:
     args: tuple[str, ...]
     names: str  # a regex the last line must match (searched, case-sensitive)
     exit_code: int = 1
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # values may name "{data}" or "{storage}", the copies' paths
     edit_data: Edit | None = None  # changes the copy of data/ before the command
     edit_storage: Edit | None = None  # changes the copy of the published storage before the command
     moved_aside: tuple[str, ...] = ()  # storage files (relative) the command may move aside as corrupt
@@ -85,7 +85,8 @@ def run_case(case: Case, tmp_path: Path, storage_template: Path | None) -> Outco
     before = snapshot(storage)
     home = tmp_path / "dagster"
     env = {"STARLOOM_DATA": str(data), "STARLOOM_STORAGE": str(storage), "DAGSTER_HOME": str(home),
-           "STARLOOM_SIZE": "256x144", "STARLOOM_VERTICAL_SIZE": "144x256", "STARLOOM_BACKEND": "sky"} | dict(case.env)
+           "STARLOOM_SIZE": "256x144", "STARLOOM_VERTICAL_SIZE": "144x256", "STARLOOM_BACKEND": "sky"} | {
+        name: value.format(data=data, storage=storage) for name, value in case.env.items()}
     started = time.monotonic()
     result = CliRunner().invoke(cli, list(case.args), env=env)
     seconds = time.monotonic() - started

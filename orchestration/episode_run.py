@@ -20,6 +20,7 @@ import dagster as dg
 from assets_defs.partitions import special_partitions
 from assets_defs.series_files import record_series_files
 from orchestration.definitions import build_defs
+from starloom_core.net import check_ray_address
 from starloom_core.series import episode_id
 from starloom_core.settings import StarloomSettings
 
@@ -75,6 +76,7 @@ def run_chain(keys: list[str], settings: StarloomSettings, special: bool = False
     the catalog first, then every stage, exactly the job a UI backfill launches under the
     single-run backfill policy. Raises on failure, naming what broke."""
     instance = instance or dg.DagsterInstance.get()
+    check_ray_address(settings.generation.ray_address)  # before the run: a wrong address is not a retry's to find
     ensure_model(settings, echo)
     record_series_files(instance, settings.storage.data_dir)
     if special:

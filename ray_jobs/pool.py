@@ -21,6 +21,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from ray.util.placement_group import remove_placement_group
 
+from starloom_core.net import check_ray_address
 from starloom_core.settings import GenerationSettings
 from ray_jobs.gang import NAMESPACE, GangReplica, ReplicaStartError, SoloReplica
 from ray_jobs.requests import ClipGenerationError, ClipRequest, ClipResult, ReplicaLoadError
@@ -47,6 +48,7 @@ def ensure_ray(address: str = "", num_cpus: int | None = None, verbose: bool = F
     if quiet:  # "token authentication is enabled": true of every cluster here, nothing to act on
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address:
+        check_ray_address(address)
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, **quiet)
     else:
         # address="local": a new cluster in this process, even if a `ray start` head runs here.

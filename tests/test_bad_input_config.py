@@ -22,6 +22,11 @@ CONFIG_CASES = [
          {"STARLOOM_MODEL_DIR": "/nowhere/wan"}),
     Case("date-empty", ("episode", ""), r"episode date is empty", 2),
     Case("date-impossible", ("episode", "2026-13-01"), r"2026-13-01", 2),
+    # Ray itself waits minutes for a head that is not there.
+    Case("ray-address-closed-port", ("episode", DAY), r"no Ray cluster answered at RAY_ADDRESS=127\.0\.0\.1:9 ", 1,
+         {"RAY_ADDRESS": "127.0.0.1:9"}),
+    Case("ray-address-no-port-number", ("episode", DAY), r"RAY_ADDRESS='head:http' is not HOST:PORT", 1,
+         {"RAY_ADDRESS": "head:http"}),
     Case("dagster-home-a-file", ("episode", DAY), r"DAGSTER_HOME.*not a folder", 2,
          {"DAGSTER_HOME": "/etc/hostname"}),
 ]
@@ -51,3 +56,12 @@ IN_RUN_CASES = [
 def test_a_configuration_error_found_inside_a_run_is_not_retried(case, tmp_path, published_storage):
     outcome = run_case(case, tmp_path, published_storage)
     assert_no_step_retried(outcome.home)
+
+
+def test_a_ray_address_is_read_as_the_cluster_docs_write_it():
+    from starloom_core.net import host_and_port
+
+    assert host_and_port("10.0.0.5:6379", 6379) == ("10.0.0.5", 6379)
+    assert host_and_port("ray://head-svc:10001", 6379) == ("head-svc", 10001)
+    assert host_and_port("head-svc", 6379) == ("head-svc", 6379)
+    assert host_and_port("[::1]:6380", 6379) == ("::1", 6380)

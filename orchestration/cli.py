@@ -13,6 +13,7 @@ import click
 
 LOCAL_INSTANCE = Path(__file__).resolve().parent.parent / "infra" / "dagster.local.yaml"
 OLD_LOCAL_HEADER = "# Local instance: SQLite storage"  # what earlier releases wrote
+LOCAL_HEADER = "# The local instance:"
 
 
 def _dagster_home() -> Path:
@@ -28,7 +29,9 @@ def _dagster_home() -> Path:
     except OSError as error:
         raise click.UsageError(f"configuration: DAGSTER_HOME={home} cannot be created: {error.strerror}") from None
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text().startswith(OLD_LOCAL_HEADER):
+    text = config.read_text() if config.exists() else ""
+    # Ours, from an earlier release (no run monitoring yet): brought up to date; a studio's own file is kept.
+    if not text or text.startswith(OLD_LOCAL_HEADER) or (text.startswith(LOCAL_HEADER) and "run_monitoring:" not in text):
         atomic_write_text(storage_root(config), LOCAL_INSTANCE.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
@@ -91,23 +94,45 @@ def episode(ctx: click.Context, date: str | None, backend: str | None, size: str
 
 def _run(ctx: click.Context, work, what: str) -> dict:
     """Run `work(run_chain-with-options)` and return its final_episode outputs {partition: Episode};
-    progress goes to stderr, and a failure becomes one clean message naming the episode and the root error."""
+    progress goes to stderr, and a failure becomes one clean message naming the episode and the root error.
+    Ctrl-C or SIGTERM stops it with one line, the run marked canceled (orchestration/interrupts.py)."""
     import dagster as dg
 
     from orchestration.episode_run import run_chain
+    from orchestration.interrupts import Warden, exit_code, run_until_stopped
     from orchestration.progress import hide_progress, show_progress
 
     level = _quiet(ctx.obj["verbose"])
     _dagster_home()
     display = show_progress()
     echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    warden, runs = Warden(), []
+
+    def started(run_id: str) -> None:
+        runs.append(run_id)
+        warden.watch(run_id)
+
+    def stop(number) -> None:
+        hide_progress(display)
+        echo(f"interrupted ({number.name}): episode {what} stopped; clips made so far are kept, "
+             "and the same command again makes only the missing ones")
+        with dg.DagsterInstance.get() as instance:
+            for run in filter(None, map(instance.get_run_by_id, runs)):
+                if not run.is_finished:
+                    instance.report_run_canceled(run, message=f"stopped by {number.name} in the terminal")
+        # Out at once: the run's thread is mid-step and nothing of it should run on (or record a
+        # failure over the cancel). The warden, hearing no goodbye, stops the in-process Ray.
+        os._exit(exit_code(number))
+
     try:
-        result = work(lambda keys, settings, special=False: run_chain(keys, settings, special, echo=echo, log_level=level))
+        result = run_until_stopped(lambda: work(lambda keys, settings, special=False: run_chain(
+            keys, settings, special, echo=echo, log_level=level, on_run=started)), stop)
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
         raise click.ClickException(f"episode {what} failed: {type(cause).__name__}: {cause}") from None
     finally:
         hide_progress(display)
+        warden.release()
     node = next(n for n in ("final_episode", "special__final_episode") if result.job_def.has_node_named(n))
     return result.output_for_node(node)
 

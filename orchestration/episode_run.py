@@ -49,11 +49,13 @@ CODE_LOCATION = "orchestration.definitions"  # the location name `dagster-webser
 
 
 @contextlib.contextmanager
-def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str, location_name: str = CODE_LOCATION):
+def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str, location_name: str = CODE_LOCATION,
+                           on_run: Callable[[str], None] | None = None):
     """Runs created inside record the code location their job lives in, as a run the daemon launches
     does. `execute_in_process` records none, and the UI cannot re-execute a run without it
     ("Re-execute" and "from failure" look the job up there). `location_name`
-    (STARLOOM_CODE_LOCATION) is the name the deployment's workspace gives it."""
+    (STARLOOM_CODE_LOCATION) is the name the deployment's workspace gives it. `on_run` hears each
+    created run's id (the CLI's warden marks it failed if the command is killed)."""
     from dagster._core.remote_origin import (ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin,
                                              RemoteRepositoryOrigin)
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
@@ -62,7 +64,15 @@ def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str, location
         LoadableTargetOrigin(executable_path=sys.executable, module_name=CODE_LOCATION),
         location_name=location_name)
     origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)
-    instance.create_run_for_job = functools.partial(instance.create_run_for_job, remote_job_origin=origin)
+    create_run = functools.partial(instance.create_run_for_job, remote_job_origin=origin)
+
+    def create_and_tell(*args, **kwargs):
+        run = create_run(*args, **kwargs)
+        if on_run is not None:
+            on_run(run.run_id)
+        return run
+
+    instance.create_run_for_job = create_and_tell
     try:
         yield
     finally:
@@ -71,7 +81,7 @@ def recorded_as_the_ui_job(instance: dg.DagsterInstance, job_name: str, location
 
 def run_chain(keys: list[str], settings: StarloomSettings, special: bool = False, echo: Callable[[str], None] = print,
               instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
-              **resource_overrides) -> dg.ExecuteInProcessResult:
+              on_run: Callable[[str], None] | None = None, **resource_overrides) -> dg.ExecuteInProcessResult:
     """One run of the episode job over every episode in `keys` (consecutive days, or one special):
     the catalog first, then every stage, exactly the job a UI backfill launches under the
     single-run backfill policy. Raises on failure, naming what broke."""
@@ -88,7 +98,7 @@ def run_chain(keys: list[str], settings: StarloomSettings, special: bool = False
     echo(f"episode {what} with backend {settings.generation.backend} into {settings.storage.url}")
     defs = build_defs(settings, **resource_overrides)
     job = defs.resolve_job_def("special_episode_job" if special else "daily_episode_job")
-    with recorded_as_the_ui_job(instance, job.name, settings.orchestration.code_location):
+    with recorded_as_the_ui_job(instance, job.name, settings.orchestration.code_location, on_run):
         result = job.execute_in_process(instance=instance, partition_key=keys[0] if len(keys) == 1 else None, tags=tags,
                                         run_config=console(log_level), raise_on_error=True)
     for check in result.get_asset_check_evaluations():

@@ -43,6 +43,10 @@ def ensure_ray(address: str = "", num_cpus: int | None = None, verbose: bool = F
     """
     if ray.is_initialized():
         return
+    # The CLI runs its chain off the main thread and handles SIGINT/SIGTERM there itself
+    # (orchestration/interrupts.py): Ray's note that it set no SIGTERM handler is not news.
+    logging.getLogger("ray._private.worker").addFilter(
+        lambda record: "current thread is not the main thread" not in record.getMessage())
     # Ray's start-up lines are for `-v` (STARLOOM_VERBOSE=1); warnings and errors always show.
     quiet = {} if verbose else {"logging_level": logging.WARNING}
     if quiet:  # "token authentication is enabled": true of every cluster here, nothing to act on

@@ -1,0 +1,98 @@
+"""How a `starloom episode` run ends when it is told to stop (Ctrl-C; SIGTERM from `timeout`,
+systemd or Kubernetes) or killed outright.
+
+The run executes in a worker thread, so the main thread keeps the signal handlers: Dagster installs
+its own SIGINT handling only on the main thread and turns an interrupt into a step failure, which
+the step's retry policy then retried, so a Ctrl-C went unheard. Here a signal stops the command:
+one line says what was interrupted, the run is marked canceled in Dagster, the process exits 130
+(SIGINT) or 143 (SIGTERM) and its warden (below) stops the in-process Ray. Clips already stored stay; a re-run
+makes only the missing ones.
+
+SIGKILL cannot be handled, so each run also has a warden (`python -m orchestration.warden`): a small
+process in its own session that holds a pipe from this one. When the pipe closes without a clean
+goodbye it stops every process this command started (they carry its mark in their environment:
+Ray's GCS, raylet and agents, replicas, ffmpeg) and marks the command's Dagster runs failed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MARK = "STARLOOM_COMMAND_MARK"  # inherited by every child process: how the warden finds them
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Warden:
+    """The watcher of one command; `watch(run_id)` tells it of a run, `release()` says goodbye."""
+
+    def __init__(self) -> None:
+        self.mark = os.environ[MARK] = uuid.uuid4().hex  # children started from now on carry it
+        self.process = subprocess.Popen([sys.executable, "-m", "orchestration.warden", self.mark],
+                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True, text=True)
+
+    def _say(self, line: str) -> None:
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError):  # the warden is gone: nothing left to tell it
+            pass
+
+    def watch(self, run_id: str) -> None:
+        self._say(f"run {run_id}")
+
+    def release(self) -> None:
+        """The command ended by itself: the warden leaves everything as it is."""
+        if os.environ.get(MARK) == self.mark:
+            del os.environ[MARK]
+        self._say("done")
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def run_until_stopped(work: Callable[[], T], on_stop: Callable[[signal.Signals], None]) -> T:
+    """`work()` in a worker thread; a SIGINT or SIGTERM meanwhile calls `on_stop(signal)` (which
+    should not return) instead of waiting for the work."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread as is
+            outcome["error"] = error
+
+    received: list[int] = []
+
+    def hear(number: int, _frame) -> None:
+        received.append(number)
+
+    previous = {number: signal.signal(number, hear) for number in STOP_SIGNALS}
+    worker = threading.Thread(target=target, name="starloom-run", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive() and not received:
+            worker.join(0.2)
+            # Ray's core worker, started mid-run, puts its crash handler on SIGTERM (a C++ stack
+            # printed, then ours chained): taking the signal back keeps the exit to one line.
+            signal.signal(signal.SIGTERM, hear)
+        if received:
+            on_stop(signal.Signals(received[0]))
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def exit_code(number: signal.Signals) -> int:
+    return 128 + int(number)

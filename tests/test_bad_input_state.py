@@ -94,7 +94,8 @@ EPISODE_CASES = [
     Case("episode-feed-binary", ("episode", DAY), r"episode\.mp4$", exit_code=0, edit_storage=write(FEED, JUNK),
          changes=RERUN),
     # Edits only a person can restore: the step fails at once, naming the file; nothing is moved or rewritten.
-    Case("episode-edits-wrong-schema", ("episode", DAY), rf"{EDITS} is corrupt \(every edit needs .+\): repair it",
+    Case("episode-edits-wrong-schema", ("episode", DAY),
+         rf"^Error: episode {DAY} failed: \S+/{EDITS} is corrupt \(every edit needs .+\): repair it",
          edit_storage=write(EDITS, '[{"scene": "one"}]')),
 ]
 

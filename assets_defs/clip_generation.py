@@ -21,6 +21,7 @@ from ray_jobs.backends import frames_for
 from ray_jobs.planner import CostModel
 from ray_jobs.requests import ClipRequest, ClipResult
 from starloom_core.storage import atomic_write_text, clip_path, clip_record_path
+from starloom_core.stored_state import CorruptStateError, move_aside, read_json
 
 
 def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerator, revision: str) -> list[ClipRequest]:
@@ -59,8 +60,22 @@ def clip_requests(script: Script, prompts: ScenePrompts, generator: ClipGenerato
     return requests
 
 
-def cached_clip(root: UPath, request: ClipRequest) -> ClipResult | None:
-    """The finished clip for this key, if one is stored and still decodes; else None (make it again)."""
+def clip_from_record(record: object, video: UPath) -> ClipResult:
+    """The cached clip a lineage record describes, at `video` (where this storage root keeps it, not
+    where the record says: records of older releases hold the absolute path of a folder that may
+    have moved). Raises ValueError when the record is not one starloom writes."""
+    if not (isinstance(record, dict) and isinstance(record.get("result"), dict)):
+        raise ValueError("no 'result' object")
+    try:
+        return ClipResult(**(record["result"] | {"path": str(video), "events": tuple(record["result"].get("events", ()))}))
+    except TypeError as error:
+        raise ValueError(f"'result' is not a clip result: {error}") from None
+
+
+def cached_clip(root: UPath, request: ClipRequest, log=None) -> ClipResult | None:
+    """The finished clip for this key, if one is stored and still decodes; else None (make it again).
+    A corrupt lineage record is moved aside (it alone knew the replica and timings) and the clip is
+    made again from the same request and seed: the same picture, with a new record."""
     record, video = clip_record_path(root, request.cache_key), clip_path(root, request.cache_key)
     if not (record.exists() and video.exists()):
         return None
@@ -68,7 +83,15 @@ def cached_clip(root: UPath, request: ClipRequest) -> ClipResult | None:
         probe_video(video)
     except ProbeError:
         return None
-    return ClipResult(**json.loads(record.read_text())["result"])
+    remedy = "it is moved aside and the clip is made again with the same seed"
+    try:
+        return clip_from_record(read_json(record, remedy), video)
+    except (CorruptStateError, ValueError) as error:
+        problem = error if isinstance(error, CorruptStateError) else CorruptStateError(record, str(error), remedy)
+        aside = move_aside(record)
+        if log is not None:
+            log.warning(f"{request.scene_id}: {problem}; kept as {aside.name}")
+        return None
 
 
 def shots_of(prompts: ScenePrompts) -> list[tuple[int, int]]:
@@ -103,10 +126,25 @@ def cost_model_path(root: UPath) -> UPath:
     return root / "planner" / "cost_model.json"
 
 
-def learn_clip_costs(root: UPath, gpus: int, results: list[ClipResult]) -> None:
+def stored_cost_model(root: UPath, log=None) -> CostModel | None:
+    """The learned cost model, or None when none is stored. A corrupt one is moved aside and the
+    planner starts again from its defaults: the model is only a blend of measured clip times."""
+    path = cost_model_path(root)
+    if not path.exists():
+        return None
+    try:
+        return CostModel.from_json(path.read_text())
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        aside = move_aside(path)
+        if log is not None:
+            log.warning(f"{path} is corrupt ({error}); kept as {aside.name}, and the planner starts from its defaults")
+        return None
+
+
+def learn_clip_costs(root: UPath, gpus: int, results: list[ClipResult], log=None) -> None:
     """Blend measured clip times into the planner's cost model, kept beside the clips."""
     path = cost_model_path(root)
-    cost = CostModel.from_json(path.read_text()) if path.exists() else CostModel()
+    cost = stored_cost_model(root, log) or CostModel()
     for result in results:
         cost.observe(gpus, result.timings["generate_s"])
     atomic_write_text(path, cost.to_json())
@@ -127,7 +165,7 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
     """Each request's clip and whether it came from the cache, and the pool shape used (None when
     every clip was cached). Only missing clips reach the pool; a given `shape` is reused as is."""
     root = storage.root()
-    found = [cached_clip(root, request) for request in requests]
+    found = [cached_clip(root, request, log) for request in requests]
     for request, hit in zip(requests, found):
         if hit is None and clip_path(root, request.cache_key).exists():
             log.warning(f"{request.scene_id}: stored clip {clip_path(root, request.cache_key)} is unreadable or unfinished; generating it again")
@@ -142,8 +180,7 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
                  f"{result.timings['generate_s']:.2f} s (+{result.timings['encode_s']:.2f} s encoding)")
         report_progress("clips", len(done), len(missing))
 
-    path = cost_model_path(root)
-    cost = CostModel.from_json(path.read_text()) if path.exists() else None
+    cost = stored_cost_model(root, log)
     report_progress("clips", 0, len(missing))
     pool = generator.pool(clips=len(missing), deadline_s=deadline_s, cost=cost, log=log, shape=shape)
     results = pool.generate(missing, str(root), on_done=report, on_retry=log.warning)
@@ -151,7 +188,7 @@ def generate_missing(requests: list[ClipRequest], generator: ClipGenerator, stor
         if result.attempts > 1 or result.events:
             remember_generation(root, result)
     if generator.settings.device.startswith("cuda"):  # the cost model speaks of GPU replicas
-        learn_clip_costs(root, pool.gpus_per_replica, results)
+        learn_clip_costs(root, pool.gpus_per_replica, results, log)
     made = iter(results)
     outcomes = [(hit, True) if hit is not None else (next(made), False) for hit in found]
     mode = "fsdp" if pool.settings.shard_weights else "offload" if pool.settings.offload_idle_expert else ""

@@ -13,6 +13,7 @@ from pathlib import Path
 from upath import UPath
 
 from starloom_core.storage import atomic_write_text
+from starloom_core.stored_state import CORRUPT_SUFFIX, CorruptStateError, read_json
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,19 @@ def edits_path(root: UPath, episode: str) -> UPath:
 
 
 def read_edits(root: UPath, episode: str) -> list[dict]:
+    """The producers' edits of the episode, oldest first. A corrupt list is an error, never read as
+    "no edits": the episode would be made without them. Only a person can say what it held."""
     path = edits_path(root, episode)
-    return json.loads(path.read_text()) if path.exists() else []
+    if not path.exists():
+        return []
+    aside = f"{path.name}{CORRUPT_SUFFIX}<now>"
+    remedy = (f"repair it (a JSON list of {{scene, instruction, at}}), or move it aside (e.g. to {aside}) "
+              f"and record the edits again with `starloom revise {episode}`")
+    edits = read_json(path, remedy, expect=list)
+    if not all(isinstance(e, dict) and isinstance(e.get("scene"), int) and isinstance(e.get("instruction"), str)
+               and isinstance(e.get("at"), str) for e in edits):
+        raise CorruptStateError(path, "every edit needs a scene number, an instruction and a time (at)", remedy)
+    return edits
 
 
 def record_edit(root: UPath, episode: str, scene: int, instruction: str, scenes: int,

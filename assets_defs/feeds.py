@@ -7,7 +7,9 @@ feed.json is the record each update starts from; feed.xml is rebuilt from it eve
 from __future__ import annotations
 
 import json
+import logging
 import urllib.parse
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import PurePosixPath
 
@@ -15,11 +17,13 @@ from feedgen.feed import FeedGenerator
 from upath import UPath
 
 from starloom_core.storage import atomic_write_bytes, atomic_write_text, episode_dir
+from starloom_core.stored_state import CorruptStateError, read_json
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 TITLE = "每日一星座 · A Constellation a Day"
 DESCRIPTION = "A constellation a day: its myth and its place in tonight's sky, as a short film in Chinese and English."
 AIR_TIME = "T18:00:00+08:00"  # the evening slot, in the series timezone (Asia/Shanghai keeps no summer time)
+_log = logging.getLogger(__name__)
 VIDEO_ROLES = {"video": "landscape", "video_vertical": "vertical"}  # alternates of one film, per JSON Feed 1.1
 
 
@@ -101,30 +105,65 @@ def rss_feed(feed: dict) -> bytes:
     return generator.rss_str(pretty=True)
 
 
-def update_feeds(root: UPath, manifest: dict, base_url: str) -> dict:
+def feed_items_of(record: object) -> list[dict]:
+    """The items of a stored feed.json, or ValueError when it is not a feed starloom writes."""
+    if not isinstance(record, dict) or not isinstance(record.get("items"), list):
+        raise ValueError("expected an object with a list of items")
+    if not all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in record["items"]):
+        raise ValueError("field items: every item needs an id")
+    return record["items"]
+
+
+def published_episode_ids(root: UPath) -> list[str]:
+    """Every episode folder under episodes/ that holds a manifest (staging folders start with a dot)."""
+    episodes = root / "episodes"
+    if not episodes.exists():
+        return []
+    return sorted(p.name for p in episodes.iterdir() if not p.name.startswith(".") and (p / "manifest.json").exists())
+
+
+def stored_feed_items(root: UPath, warn: Callable[[str], None]) -> list[dict]:
+    """The items episodes/feed.json lists. A corrupt feed is rebuilt: every published episode's
+    manifest still says what its item is, so the old items are only stubs pointing at them."""
+    path = root / "episodes" / "feed.json"
+    if not path.exists():
+        return []
+    remedy = "it is rebuilt from the published episodes' manifests"
+    try:
+        return feed_items_of(read_json(path, remedy))
+    except ValueError as error:
+        problem = error if isinstance(error, CorruptStateError) else CorruptStateError(path, str(error), remedy)
+        warn(str(problem))
+        return [{"id": episode} for episode in published_episode_ids(root)]
+
+
+def update_feeds(root: UPath, manifest: dict, base_url: str, warn: Callable[[str], None] = _log.warning) -> dict:
     """Add (or replace) the episode's item in episodes/feed.json and rebuild episodes/feed.xml from it.
     Idempotent. Items written under another base URL, or by an older starloom (file paths, no
     content_text), are rebuilt from their episode's manifest, so moving the files or upgrading
-    repairs the whole feed; such an item whose manifest is gone is dropped. Both files are built
-    before either is written, each atomically."""
+    repairs the whole feed; such an item whose manifest is gone (or corrupt) is dropped, with a
+    warning for a corrupt one. Both files are built before either is written, each atomically."""
     episodes = root / "episodes"
     path = episodes / "feed.json"
-    old = json.loads(path.read_text()) if path.exists() else {"items": []}
 
     def item_of(episode_manifest: dict) -> dict:
         directory = episode_dir(root, episode_manifest["episode"])
         return feed_item(episode_manifest, url_of(base_url, root, directory) + "/")
 
     items = [item_of(manifest)]
-    for item in old["items"]:
+    for item in stored_feed_items(root, warn):
         if item["id"] == manifest["episode"]:
             continue
         if item.get("url", "").startswith(base_url) and "content_text" in item:
             items.append(item)
             continue
         stored = episode_dir(root, item["id"]) / "manifest.json"
-        if stored.exists():  # a stale item whose episode is gone from storage is left out: its links would be dead
-            items.append(item_of(json.loads(stored.read_text())))
+        if not stored.exists():  # a stale item whose episode is gone from storage is left out: its links would be dead
+            continue
+        try:
+            items.append(item_of(read_json(stored, f"run `starloom episode {item['id']}` to publish it again")))
+        except (ValueError, KeyError, TypeError) as error:
+            warn(f"{item['id']} is left out of the feed: {error if isinstance(error, ValueError) else f'{stored} lacks {error}'}")
     feed = {
         "version": JSON_FEED_VERSION, "title": TITLE, "description": DESCRIPTION,
         "home_page_url": base_url, "feed_url": url_of(base_url, root, path),

@@ -23,14 +23,15 @@ from assets_defs.media.subtitles import parse_srt, sentence_cues, to_srt, to_vtt
 from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
 from assets_defs.progress import report_progress
 from assets_defs.models import Episode, ReviewedClip, ReviewedClips, ScenePrompts, Script
-from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
+from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode, failing_at_once_on_corrupt_state
 from assets_defs.feeds import public_base_url, update_feeds
-from assets_defs.publishing import file_entries, keep_previous_version, manifest_mismatches
+from assets_defs.publishing import (file_entries, keep_previous_version, manifest_mismatches, published_manifest,
+                                    staged_folder)
 from assets_defs.versions import per_episode
 from assets_defs.resources import Publisher, Storage
 from ray_jobs.requests import code_version
 from starloom_core.settings import PostproductionSettings
-from starloom_core.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy
+from starloom_core.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy, resolve_stored
 
 DURATION_TOLERANCE = 0.10
 LOUDNESS_TOLERANCE_LU = 1.0
@@ -227,18 +228,19 @@ def assembly_key(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips,
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def stored_episode(out_dir: UPath, key: str) -> dict | None:
-    """The published manifest if it was assembled from exactly these inputs and its files are intact."""
-    path = out_dir / "manifest.json"
-    if not path.exists():
+def stored_episode(out_dir: UPath, current: dict | None, key: str) -> dict | None:
+    """The published manifest `current` if it was assembled from exactly these inputs and its files are intact."""
+    if current is None or current.get("assembly_key") != key or "checks" not in current or manifest_mismatches(current, out_dir):
         return None
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError:
-        return None  # unreadable: assemble again, which writes a whole new one
-    if manifest.get("assembly_key") != key or "checks" not in manifest or manifest_mismatches(manifest, out_dir):
-        return None
-    return manifest
+    return current
+
+
+def clips_under(reviewed: ReviewedClips, root: UPath) -> ReviewedClips:
+    """The reviewed clips with each path resolved under this storage root: a record from before the
+    storage folder moved names the old place, and the clip is found where the root keeps it."""
+    return reviewed.model_copy(update={"clips": [
+        r.model_copy(update={"clip": r.clip.model_copy(update={"path": str(resolve_stored(root, r.clip.path))})})
+        for r in reviewed.clips]})
 
 
 def _checks_to_json(checks: dict[str, tuple[bool, dict]]) -> dict:
@@ -250,26 +252,43 @@ def _checks_from_json(stored: dict) -> dict[str, tuple[bool, dict]]:
 
 
 def assemble_and_store(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: PostproductionSettings,
-                       out_dir: UPath, key: str, log) -> tuple[dict, UPath | None]:
-    """Produce and check the episode, keep the previous cut if this one differs, publish the files
-    and, last, the manifest (with its assembly key and check results). Returns it and where the old cut went."""
+                       out_dir: UPath, current: dict | None, key: str, log) -> tuple[dict, UPath | None]:
+    """Produce and check the episode, keep the previous cut (`current`) if this one differs, and
+    publish the files together with, last, the manifest (with its assembly key and check results):
+    a full disk leaves the published episode as it was, never half of a new one. Returns the
+    manifest and where the old cut went."""
     expected = planned_seconds(script, post)
     with tempfile.TemporaryDirectory(prefix="starloom-episode-") as tmp:
         produced = produce_episode(script, prompts, reviewed, post, Path(tmp))
         checks = check_episode(produced, expected, post.language)
         duration = checks["duration_matches_script"][1]["duration_s"]  # probed once, by the check
         manifest = build_manifest(script, reviewed, produced, duration, post)
-        manifest["version"], kept = keep_previous_version(out_dir, manifest)
-        if kept is not None:
-            log.info(f"{script.episode}: the previous cut is kept in {kept}")
-        for role, path in produced.files.items():
-            atomic_put_file(path, out_dir / path.name)
-    mismatches = manifest_mismatches(manifest, out_dir)
-    checks["manifest_matches_files"] = (not mismatches, {"files": len(manifest["files"]), "problems": "; ".join(mismatches) or "none"})
-    manifest |= {"assembly_key": key, "expected_seconds": expected, "checks": _checks_to_json(checks)}
-    # The manifest goes last: its presence says the episode's files are all in place.
-    atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        with staged_folder(out_dir) as staging:
+            for path in produced.files.values():
+                atomic_put_file(path, staging / path.name)
+            mismatches = manifest_mismatches(manifest, staging)
+            checks["manifest_matches_files"] = (not mismatches, {"files": len(manifest["files"]),
+                                                                 "problems": "; ".join(mismatches) or "none"})
+            # Only once every new file is staged does the previous cut go to versions/.
+            manifest["version"], kept = keep_previous_version(out_dir, current, manifest)
+            if kept is not None:
+                log.info(f"{script.episode}: the previous cut is kept in {kept}")
+            manifest |= {"assembly_key": key, "expected_seconds": expected, "checks": _checks_to_json(checks)}
+            atomic_write_text(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     return manifest, kept
+
+
+def announce_in_feeds(root: UPath, manifest: dict, base_url: str, log) -> str:
+    """Add the episode to the series feeds; "" when done, else why not. The episode's files are
+    published already, so a feed that cannot be written is a warning, not a failed episode."""
+    try:
+        update_feeds(root, manifest, base_url, log.warning)
+    except (OSError, ValueError) as error:
+        reason = f"{type(error).__name__}: {error}"
+        log.warning(f"{manifest['episode']}: published, but the series feed was not updated ({reason}); "
+                    "the next episode's update adds it")
+        return reason
+    return ""
 
 
 def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedClips, post: PostproductionSettings,
@@ -286,18 +305,20 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     base_url = public_base_url(publisher.settings.public_url, storage.root())
     webhook = publisher.webhook()
     out_dir = episode_dir(storage.root(), script.episode)
+    reviewed = clips_under(reviewed, storage.root())
     key = assembly_key(script, prompts, reviewed, post)
-    manifest, kept = stored_episode(out_dir, key), None
+    current = published_manifest(out_dir, log)
+    manifest, kept = stored_episode(out_dir, current, key), None
     reused = manifest is not None
     if reused:
         log.info(f"{script.episode}: unchanged since it was assembled (key {key}); its files are kept as they are")
         report_progress("assembly", ASSEMBLY_PASSES, ASSEMBLY_PASSES, "unchanged")
     else:
-        manifest, kept = assemble_and_store(script, prompts, reviewed, post, out_dir, key, log)
+        manifest, kept = assemble_and_store(script, prompts, reviewed, post, out_dir, current, key, log)
     checks = _checks_from_json(manifest["checks"])
     published = {role: out_dir / entry["name"] for role, entry in manifest["files"].items()}
     duration = manifest["duration_seconds"]
-    update_feeds(storage.root(), manifest, base_url)
+    feed_problem = announce_in_feeds(storage.root(), manifest, base_url, log)
     announced = checks.get("webhook_delivered", (False, {}))
     if reused and announced[0] and announced[1].get("attempts", 0) > 0:
         checks["webhook_delivered"] = (True, {**announced[1], "note": "announced when this cut was made; not sent again"})
@@ -309,6 +330,9 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
                                                             "errors": "; ".join(delivery.errors) or "none"})
     else:
         checks["webhook_delivered"] = (True, {"attempts": 0, "errors": "no webhook configured"})
+    delivered, delivery_details = checks["webhook_delivered"]
+    announcement = "; ".join(([f"feed not updated: {feed_problem}"] if feed_problem else [])
+                             + ([f"webhook not delivered: {delivery_details.get('errors', '')}"] if not delivered else []))
     if checks != _checks_from_json(manifest["checks"]):  # the delivery outcome is part of the record
         manifest["checks"] = _checks_to_json(checks)
         atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
@@ -335,6 +359,9 @@ def publish_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
         "video_vertical": dg.MetadataValue.path(episode.video_vertical or "none"),
         "poster": dg.MetadataValue.md(thumbnail),
         "manifest": dg.MetadataValue.path(episode.manifest),
+        # The episode is made either way; whether the world was told is reported beside it.
+        "announced": not announcement,
+        "announcement": announcement or "feed updated; webhook delivered or not configured",
     }
     return Published(episode, checks, metadata)
 
@@ -360,8 +387,9 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
                       reviewed_clips: dict[str, ReviewedClips], postproduction: dg.ResourceParam[PostproductionSettings], storage: Storage,
                       publisher: Publisher):
         """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
-        published = each_episode(context.partition_keys, lambda k: publish_episode(
-            script[k], scene_prompts[k], reviewed_clips[k], postproduction, storage, publisher, context.log), "final_episode")
+        with failing_at_once_on_corrupt_state():
+            published = each_episode(context.partition_keys, lambda k: publish_episode(
+                script[k], scene_prompts[k], reviewed_clips[k], postproduction, storage, publisher, context.log), "final_episode")
         yield dg.Output({k: p.episode for k, p in published.items()},
                         metadata=per_episode(published, lambda p: p.metadata))
         for name, (passed, details) in combined_checks(published).items():

@@ -9,8 +9,10 @@ import dagster as dg
 from pydantic import BaseModel
 
 from assets_defs.catalog import Catalog, read_catalog, write_catalog
+from assets_defs.chain import failing_at_once_on_corrupt_state
 from starloom_core.series import episode_id
 from starloom_core.storage import asset_path, atomic_write_text, catalog_dir, storage_root
+from starloom_core.stored_state import read_model
 
 
 # Not Dagster's UPathIOManager: its handle_output refuses an output for several partitions, and every
@@ -51,12 +53,15 @@ class StarloomIOManager(dg.ConfigurableIOManager):
             path = asset_path(self._root(), context.asset_key.to_user_string(), None, ".json")
             if not path.exists():
                 raise FileNotFoundError(f"{context.asset_key.to_user_string()}: nothing stored at {path}; materialize it first")
-            return kind.model_validate_json(path.read_text())
+            with failing_at_once_on_corrupt_state():
+                return read_model(path, kind, f"materialize {context.asset_key.to_user_string()} again to rewrite it")
         model = typing.get_args(kind)[1]  # dict[str, Model]
         loaded = {}
         for key in context.asset_partition_keys:
             path = self._path(context, key)
             if not path.exists():
                 raise FileNotFoundError(f"{context.asset_key.to_user_string()}[{key}]: nothing stored at {path}; materialize it first")
-            loaded[key] = model.model_validate_json(path.read_text())
+            with failing_at_once_on_corrupt_state():
+                loaded[key] = read_model(path, model, f"materialize {context.asset_key.to_user_string()} for {key} "
+                                                      "again to rewrite it")
         return loaded

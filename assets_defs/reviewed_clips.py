@@ -16,7 +16,7 @@ from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed
 from assets_defs.versions import per_episode, ui_table
 from ray_jobs.backends import model_revision
 from starloom_core.settings import ReviewSettings
-from starloom_core.storage import atomic_write_text
+from starloom_core.storage import atomic_write_text, resolve_stored
 
 RETRY_SEED_STEP = 1_000_003  # a new seed for a rejected clip, still reproducible
 
@@ -71,7 +71,8 @@ def _review(record: ClipRecord, thresholds: ReviewSettings, root: UPath) -> Verd
             return Verdict.model_validate_json(path.read_text())
         except ValueError:
             pass  # unreadable: review again and write a whole new one
-    verdict = review_clip(record.path, record.width, record.height, record.num_frames, thresholds)
+    # A record from before a move of the storage folder names the old place; the clip is under `root`.
+    verdict = review_clip(str(resolve_stored(root, record.path)), record.width, record.height, record.num_frames, thresholds)
     atomic_write_text(path, verdict.model_dump_json())
     return verdict
 

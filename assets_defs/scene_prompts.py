@@ -7,7 +7,7 @@ import hashlib
 
 import dagster as dg
 
-from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
+from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode, failing_at_once_on_corrupt_state
 from assets_defs.edits import Rewrite, load_edit_rules, read_edits, rewrite_with
 from assets_defs.keywords import KeywordRule, enrich, load_keywords
 from assets_defs.models import ScenePrompt, ScenePrompts, Script, ShotPrompt
@@ -85,7 +85,8 @@ def build_scene_prompts_asset(chain: Chain) -> dg.AssetsDefinition:
             return ScenePrompts(episode=written.episode, style=style.name,
                                 prompts=build_scene_prompts(written, style, blocklist, edits, keywords))
 
-        built = each_episode(context.partition_keys, prompts_for, "scene_prompts")
+        with failing_at_once_on_corrupt_state():  # the producers' edits
+            built = each_episode(context.partition_keys, prompts_for, "scene_prompts")
         return versioned_output(built, per_episode(built, describe))
 
     return scene_prompts

@@ -129,7 +129,9 @@ def _run(ctx: click.Context, work, what: str) -> dict:
             keys, settings, special, echo=echo, log_level=level, on_run=started)), stop)
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
-        raise click.ClickException(f"episode {what} failed: {type(cause).__name__}: {cause}") from None
+        # A step's dg.Failure already says what is wrong in words; its class name would only add noise.
+        kind = "" if isinstance(cause, dg.Failure) else f"{type(cause).__name__}: "
+        raise click.ClickException(f"episode {what} failed: {kind}{cause}") from None
     finally:
         hide_progress(display)
         warden.release()

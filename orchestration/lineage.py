@@ -3,19 +3,25 @@ review → files. What `starloom lineage` prints for a person at a terminal."""
 
 from __future__ import annotations
 
-import json
-
 from upath import UPath
 
 from assets_defs.catalog import read_catalog
 from assets_defs.edits import read_edits
 from assets_defs.models import ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, ShotPrompt
+from assets_defs.publishing import check_manifest
 from starloom_core.series import SPECIAL_PREFIX
+from starloom_core.stored_state import CorruptStateError, read_json, read_model
 from starloom_core.storage import asset_path, catalog_dir, clip_record_path, episode_dir
 
 
 class LineageError(LookupError):
-    """Nothing (or not enough) is stored for the date asked about."""
+    """Nothing (or not enough) is stored for the date asked about, or what is stored is corrupt."""
+
+
+def _remake(date: str) -> str:
+    """What rewrites an episode's records: lineage only reads, it never moves or rewrites a file."""
+    return ("make the special again (starloom special, with its request)" if date.startswith(SPECIAL_PREFIX)
+            else f"run `starloom episode {date}` to write it again")
 
 
 def _load(root: UPath, asset: str, date: str, model):
@@ -23,14 +29,27 @@ def _load(root: UPath, asset: str, date: str, model):
     path = asset_path(root, prefix + asset, date, ".json")
     if not path.exists():
         raise LineageError(f"no {asset} stored for {date} at {path}; make that episode first")
-    return model.model_validate_json(path.read_text())
+    return read_model(path, model, _remake(date))
+
+
+def _manifest(path: UPath, date: str) -> dict:
+    remedy = _remake(date).replace("write it again", "assemble the episode again")
+    try:
+        return check_manifest(read_json(path, remedy))
+    except CorruptStateError:
+        raise
+    except ValueError as error:
+        raise CorruptStateError(path, str(error), remedy) from None
 
 
 def _shot_lineage(root: UPath, shot: ShotPrompt, first: ClipRecord, reviewed: ReviewedClip) -> dict:
     """One shot: its prompt, the clip in the film, what made it, and the review that let it in."""
     final = reviewed.clip
     record_path = clip_record_path(root, final.cache_key)
-    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    remedy = f"make {final.episode or 'its episode'} again: the clip is made again with the same seed and a new record"
+    record = read_json(record_path, remedy) if record_path.exists() else {}
+    if not isinstance(record.get("result", {}), dict):
+        raise CorruptStateError(record_path, "field result: expected an object", remedy)
     return {
         "shot": shot.shot, "framing": shot.framing, "prompt": shot.prompt, "seed": final.seed,
         "backend": final.backend, "model_revision": final.model_revision,
@@ -47,7 +66,15 @@ def _shot_lineage(root: UPath, shot: ShotPrompt, first: ClipRecord, reviewed: Re
 
 
 def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
-    """`date` is a day of the series or a special's id (special-…)."""
+    """`date` is a day of the series or a special's id (special-…). A corrupt stored file is a
+    LineageError naming it and what rewrites it."""
+    try:
+        return _episode_lineage(root, date, scene)
+    except CorruptStateError as error:
+        raise LineageError(str(error)) from error
+
+
+def _episode_lineage(root: UPath, date: str, scene: int | None) -> dict:
     script = _load(root, "script", date, Script)
     edits = read_edits(root, date)
     prompts = {p.scene: p for p in _load(root, "scene_prompts", date, ScenePrompts).prompts}
@@ -56,7 +83,7 @@ def episode_lineage(root: UPath, date: str, scene: int | None = None) -> dict:
     catalog = read_catalog(catalog_dir(root))
     beats = catalog.beats_of(script.story or script.constellation).set_index("beat")
     manifest_path = episode_dir(root, date) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    manifest = _manifest(manifest_path, date) if manifest_path.exists() else None
     placed = {s["scene"]: s for s in manifest["scenes"]} if manifest else {}
     if scene is not None and scene not in prompts:
         raise LineageError(f"{date} has scenes {sorted(prompts)}, not {scene}")

@@ -19,7 +19,7 @@ from ray_jobs.backends import load_backend
 from starloom_core.settings import GenerationSettings
 from ray_jobs.requests import ClipRequest, ClipResult
 from ray_jobs.requests import code_version
-from starloom_core.storage import atomic_put_file, atomic_write_text, clip_path, clip_record_path, storage_root
+from starloom_core.storage import atomic_put_file, atomic_write_text, clip_path, clip_record_path, storage_root, stored_path
 from starloom_core.video import encode_frames
 
 
@@ -78,7 +78,9 @@ class ClipReplica:
             replica=self.name, timings=timings,
         )
         # The record goes last: a clip without one is unfinished and is made again.
-        record = {"request": asdict(request), "result": result.to_dict(), "code_version": code_version()}
+        # Its path is relative to the root, so the record stays true when the storage folder moves.
+        stored = result.to_dict() | {"path": stored_path(root, clip_path(root, key))}
+        record = {"request": asdict(request), "result": stored, "code_version": code_version()}
         atomic_write_text(clip_record_path(root, key), json.dumps(record, ensure_ascii=False, indent=2))
         return result
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from upath import UPath
 
@@ -51,6 +51,34 @@ def episode_dir(root: UPath, partition: str) -> UPath:
 
 def asset_path(root: UPath, asset: str, partition: str | None, suffix: str) -> UPath:
     return root / "assets" / asset / f"{partition or 'all'}{suffix}"
+
+
+LAYOUT_FOLDERS = ("clips", "episodes", "assets", "catalog", "reviews", "edits", "planner")
+
+
+def stored_path(root: UPath, path: UPath | str) -> str:
+    """How a path under the root is written in a record: relative to the root ("clips/ab/ab….mp4"),
+    so the record stays true when the studio moves its storage folder or copies its bucket."""
+    text = path.path if isinstance(path, UPath) else str(path)
+    base = root.path.rstrip("/") + "/"
+    return text[len(base):] if text.startswith(base) else text
+
+
+def resolve_stored(root: UPath, stored: str) -> UPath:
+    """The file a record's path means under this root. A relative path is below the root. An
+    absolute one (records written before paths were relative) is looked up below the root by its
+    part from the last layout folder (clips/, episodes/, …), which is where a moved storage folder
+    or a copied bucket keeps it; failing that, the absolute path as written."""
+    if "://" not in stored and not stored.startswith("/"):
+        return root / stored
+    absolute = UPath(stored)
+    parts = PurePosixPath(absolute.path).parts
+    layout = [n for n, part in enumerate(parts) if part in LAYOUT_FOLDERS]
+    if layout:
+        here = root.joinpath(*parts[layout[-1]:])
+        if here.exists():
+            return here
+    return absolute
 
 
 @contextlib.contextmanager

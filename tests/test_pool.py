@@ -10,7 +10,7 @@ from assets_defs.catalog import load_catalog, write_catalog
 from starloom_core.settings import GenerationSettings
 from ray_jobs.pool import NAMESPACE, ReplicaPool, describe_replicas, running_replicas, shutdown_replicas
 from ray_jobs.requests import ClipGenerationError, ClipRequest
-from starloom_core.storage import catalog_dir, clip_record_path, storage_root
+from starloom_core.storage import catalog_dir, clip_record_path, resolve_stored, storage_root
 from tests.conftest import DATA
 
 SKY = GenerationSettings(backend="sky")
@@ -37,7 +37,9 @@ def test_two_replicas_share_the_queue_and_clips_land_in_storage(ray_cluster, roo
     for request, result in zip(requests, results):
         assert result.cache_key == request.cache_key
         record = json.loads(clip_record_path(storage_root(root), result.cache_key).read_text())
-        assert record["request"]["seed"] == request.seed and record["result"]["path"] == result.path
+        assert record["request"]["seed"] == request.seed
+        assert record["result"]["path"] == f"clips/{result.cache_key[:2]}/{result.cache_key}.mp4"  # relative: the root may move
+        assert resolve_stored(storage_root(root), record["result"]["path"]).path == storage_root(result.path).path
     stats = pool.stats()
     assert sum(s["clips_served"] for s in stats) == 6 and all(s["clips_served"] > 0 for s in stats)
 

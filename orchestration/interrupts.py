@@ -65,6 +65,10 @@ def run_until_stopped(work: Callable[[], T], on_stop: Callable[[signal.Signals],
     outcome: dict[str, object] = {}
 
     def target() -> None:
+        # Processes started from this thread (Dagster's log tailers, Ray, ffmpeg) inherit its signal
+        # mask: with SIGINT blocked, the terminal's Ctrl-C reaches only the main thread here, not
+        # each child with its own traceback. The warden stops those children.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             outcome["value"] = work()
         except BaseException as error:  # noqa: BLE001 - handed to the main thread as is

@@ -56,10 +56,10 @@ def load_showers(data_dir: str | Path, constellations: set[str] | None = None) -
         try:
             shower.peak_in(2026)
         except ValueError:
-            raise SkyEventsError(f"{path}: [shower.{key}] fields 'month' and 'day' = {shower.month}-{shower.day} "
+            raise SkyEventsError(f"{path} [shower.{key}]: fields 'month' and 'day' = {shower.month}-{shower.day} "
                                  f"are not a real date") from None
         if constellations is not None and shower.radiant not in constellations:
-            raise SkyEventsError(f"{path}: [shower.{key}] field 'radiant' = {shower.radiant!r} is not an IAU abbreviation")
+            raise SkyEventsError(f"{path} [shower.{key}]: field 'radiant' = {shower.radiant!r} is not an IAU abbreviation")
         showers.append(shower)
     return showers
 

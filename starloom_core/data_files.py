@@ -127,7 +127,10 @@ def load_toml(path: str | Path, model: type[Model]) -> Model:
 def load_csv(path: str | Path, row_model: type[Model]) -> list[Model]:
     """Every data row of the CSV file at `path` validated as `row_model`; row 1 is the first data row
     (line 2, under the header). The header must name each field the model requires."""
-    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    text = read_text(path)
+    if not text.strip():
+        return []  # an empty file has no rows (the caller says whether a file may have none), not a bad header
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     required = [name for name, info in row_model.model_fields.items() if info.is_required()]
     missing = [name for name in required if name not in (reader.fieldnames or [])]
     if missing:

@@ -191,7 +191,7 @@ def test_a_blocked_edit_recorded_before_screening_can_be_listed_and_withdrawn(tm
                             edit_storage=recorded), tmp_path / "list", published_storage)
     assert listing.output.count("\n") == 1
     withdrawn = run_case(Case("withdraw", ("revise", DAY, "--withdraw", "1"), r"episode\.mp4$", 0, edit_storage=recorded,
-                              changes=_remade_files(published_storage)), tmp_path / "withdraw", published_storage)
+                              changes=(*_remade_files(published_storage), f"edits/{DAY}.json")), tmp_path / "withdraw", published_storage)
     root = storage_root(str(withdrawn.storage))
     (edit,) = read_edits(root, DAY)
     assert edit["instruction"] == BLOCKED and edit["withdrawn"]

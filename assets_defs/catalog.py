@@ -7,19 +7,22 @@ with the file, the row and the field named. The validated tables are written as 
 """
 
 import csv
-import tomllib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from pydantic import BaseModel
 from upath import UPath
 
+from assets_defs.data_failure import data_errors_fail_the_step
 from assets_defs.mansions import mansion_stories
 from assets_defs.signposts import find_signpost, signpost_beat
 from assets_defs.media.timeline import TRANSITIONS
 from assets_defs.resources import SeriesData
 from assets_defs.versions import dagster_beta
+from starloom_core.data_files import DataError, DataFileError, Text, load_toml, read_text
 from starloom_core.hashing import hash_files
 from starloom_core.storage import atomic_write_bytes, atomic_write_text, read_parquet
 
@@ -28,8 +31,32 @@ MIN_BEATS, MAX_BEATS = 3, 5
 CULTURES = ("greek", "chinese", "astronomy")
 
 
-class CatalogError(ValueError):
+class CatalogError(DataError):
     """A catalog file has a malformed row; the message names the file, row and field."""
+
+
+class BeatEntry(BaseModel):
+    """One [[beat]] of a myth file as written."""
+
+    zh: Text
+    en: Text
+    visual: Text
+    visual_zh: Text
+    focus: str = ""  # a named star of data/sky/stars.csv, checked against it below
+    transition: str = ""
+
+
+class MythFile(BaseModel):
+    """A file of data/myths/ as written; what it names (figure, stars, asterisms) is checked against the sky data."""
+
+    constellation: str = ""
+    title_zh: Text
+    title_en: Text
+    source: Text
+    culture: str = "greek"
+    asterisms: list[str] = []
+    festival: str = ""
+    beat: list[BeatEntry] = []
 
 
 @dataclass(frozen=True)
@@ -71,7 +98,11 @@ class Catalog:
 
 def _rows(path: Path, required: dict[str, type]) -> list[dict]:
     """CSV rows with every required field present and of the right type; row 1 is the first data row."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    try:  # read_text: a binary or missing file is named, not a UnicodeDecodeError
+        text = read_text(path)
+    except DataFileError as error:
+        raise CatalogError(str(error)) from None
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         missing_columns = [name for name in required if name not in (reader.fieldnames or [])]
         if missing_columns:
@@ -98,43 +129,33 @@ def _check_range(path: Path, rows: list[dict], field: str, low: float, high: flo
 
 def _load_myth(path: Path, abbrs: set[str], star_names: set[str], asterism_names: set[str]) -> tuple[dict, list[dict]]:
     try:
-        myth = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise CatalogError(f"{path}: not valid TOML: {error}") from None
+        myth = load_toml(path, MythFile)
+    except DataFileError as error:  # load_catalog's callers catch CatalogError for any catalog file
+        raise CatalogError(str(error)) from None
     story = path.stem
-    abbr = str(myth.get("constellation", story if story in abbrs else "")).strip()
+    abbr = (myth.constellation or (story if story in abbrs else "")).strip()
     if abbr not in abbrs:
         raise CatalogError(f"{path}: field 'constellation' = {abbr!r} is not an IAU abbreviation in data/sky/constellations.csv")
-    for field in ("title_zh", "title_en", "source"):
-        if not str(myth.get(field, "")).strip():
-            raise CatalogError(f"{path}: field '{field}' is missing or empty")
-    culture = str(myth.get("culture", "greek")).strip()
+    culture = myth.culture.strip()
     if culture not in CULTURES:
         raise CatalogError(f"{path}: field 'culture' = {culture!r} is not one of {', '.join(CULTURES)}")
-    unknown = [name for name in myth.get("asterisms", []) if name not in asterism_names]
+    unknown = [name for name in myth.asterisms if name not in asterism_names]
     if unknown:
         raise CatalogError(f"{path}: field 'asterisms' names unknown Chinese asterism(s) {', '.join(unknown)}")
-    beats = myth.get("beat", [])
-    if not MIN_BEATS <= len(beats) <= MAX_BEATS:
-        raise CatalogError(f"{path}: {len(beats)} beat(s); a myth needs {MIN_BEATS} to {MAX_BEATS}")
+    if not MIN_BEATS <= len(myth.beat) <= MAX_BEATS:
+        raise CatalogError(f"{path}: {len(myth.beat)} beat(s); a myth needs {MIN_BEATS} to {MAX_BEATS}")
     rows = []
-    for number, beat in enumerate(beats, start=1):
-        for field in ("zh", "en", "visual", "visual_zh"):
-            if not str(beat.get(field, "")).strip():
-                raise CatalogError(f"{path} beat {number}: field '{field}' is missing or empty")
-        focus = str(beat.get("focus", "")).strip()
+    for number, beat in enumerate(myth.beat, start=1):
+        focus, transition = beat.focus.strip(), beat.transition.strip()
         if focus and focus not in star_names:
             raise CatalogError(f"{path} beat {number}: field 'focus' names unknown star {focus!r}")
-        transition = str(beat.get("transition", "")).strip()
         if transition and transition not in TRANSITIONS:
             raise CatalogError(f"{path} beat {number}: field 'transition' = {transition!r} is not one of {', '.join(TRANSITIONS)}")
-        rows.append({"story": story, "beat": number, "zh": beat["zh"].strip(), "en": beat["en"].strip(),
-                     "visual": beat["visual"].strip(), "visual_zh": beat["visual_zh"].strip(), "focus": focus,
-                     "transition": transition})
-    header = {"id": story, "constellation": abbr, "kind": "myth", "culture": culture, "title_zh": myth["title_zh"].strip(),
-              "title_en": myth["title_en"].strip(), "source": myth["source"].strip(),
-              "asterisms": ";".join(myth.get("asterisms", [])), "festival": str(myth.get("festival", "")).strip(),
-              "placed_by": abbr}
+        rows.append({"story": story, "beat": number, "zh": beat.zh, "en": beat.en, "visual": beat.visual,
+                     "visual_zh": beat.visual_zh, "focus": focus, "transition": transition})
+    header = {"id": story, "constellation": abbr, "kind": "myth", "culture": culture, "title_zh": myth.title_zh,
+              "title_en": myth.title_en, "source": myth.source, "asterisms": ";".join(myth.asterisms),
+              "festival": myth.festival.strip(), "placed_by": abbr}
     return header, rows
 
 
@@ -281,7 +302,8 @@ def read_catalog(directory: UPath) -> Catalog:
 @dg.asset(group_name="series", code_version="2", kinds={"parquet"}, deps=["catalog_files"])
 def catalog(context: dg.AssetExecutionContext, series_data: SeriesData) -> dg.Output[Catalog]:
     """Constellations, stars, stick figures and myth beats, validated from data/."""
-    loaded = load_catalog(series_data.data_dir)
+    with data_errors_fail_the_step():
+        loaded = load_catalog(series_data.data_dir)
     preview = loaded.stories[["id", "constellation", "culture", "title_zh", "title_en"]]
     metadata = {
         "constellations": len(loaded.constellations),

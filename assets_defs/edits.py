@@ -6,14 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import tomllib
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, field_validator
 from upath import UPath
 
+from starloom_core.data_files import Text, load_toml
 from starloom_core.storage import atomic_write_text
 from starloom_core.stored_state import CORRUPT_SUFFIX, CorruptStateError, read_json
+
+PLACEHOLDERS = ("thing",)  # what a rule's `adds` may name: the `thing` group its `match` captured
 
 
 @dataclass(frozen=True)
@@ -31,19 +35,45 @@ class Rewrite:
     adds: str
 
 
-def load_edit_rules(data_dir: str | Path) -> list[EditRule]:
-    path = Path(data_dir) / "edit_rules.toml"
-    rules = []
-    for number, entry in enumerate(tomllib.loads(path.read_text(encoding="utf-8")).get("rule", []), start=1):
-        missing = [f for f in ("name", "match", "adds") if not str(entry.get(f, "")).strip()]
-        if missing:
-            raise ValueError(f"{path} rule {number}: field(s) {', '.join(missing)} missing or empty")
+class EditRuleEntry(BaseModel):
+    """One [[rule]] of data/edit_rules.toml as written."""
+
+    name: Text
+    match: Text
+    adds: Text
+
+    @field_validator("match")
+    @classmethod
+    def _a_pattern(cls, value: str) -> str:
         try:
-            pattern = re.compile(entry["match"])
+            re.compile(value)
         except re.error as error:
-            raise ValueError(f"{path} rule {number} ({entry['name']}): field 'match' is not a valid pattern: {error}") from None
-        rules.append(EditRule(entry["name"], pattern, entry["adds"]))
-    return rules
+            raise ValueError(f"is not a valid pattern: {error}") from None
+        return value
+
+    @field_validator("adds")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        """Checked here, not when a producer's edit first meets the rule and str.format fails."""
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        except ValueError as error:  # a lone "{" or "}"
+            raise ValueError(f"is not a valid template ({error}); write {{{{ or }}}} for a literal brace") from None
+        unknown = [name or "{}" for name in names if name not in PLACEHOLDERS]
+        if unknown:
+            raise ValueError(f"names unknown placeholder(s) {', '.join(unknown)}; the only one is "
+                             f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
+        return value
+
+
+class EditRulesFile(BaseModel):
+    rule: list[EditRuleEntry] = []
+
+
+def load_edit_rules(data_dir: str | Path) -> list[EditRule]:
+    """The edit rules, in order; a malformed rule is a DataFileError naming the rule and field."""
+    entries = load_toml(Path(data_dir) / "edit_rules.toml", EditRulesFile).rule
+    return [EditRule(e.name, re.compile(e.match), e.adds) for e in entries]
 
 
 def rewrite_for(instruction: str, scene: int, rules: list[EditRule]) -> Rewrite:
@@ -87,6 +117,44 @@ def read_edits(root: UPath, episode: str) -> list[dict]:
                and isinstance(e.get("at"), str) for e in edits):
         raise CorruptStateError(path, "every edit needs a scene number, an instruction and a time (at)", remedy)
     return edits
+
+
+def active_edits(root: UPath, episode: str) -> list[dict]:
+    """The edits that apply to the episode: every recorded one a producer has not withdrawn."""
+    return [edit for edit in read_edits(root, episode) if not edit.get("withdrawn")]
+
+
+def screen_edit(instruction: str, scene: int, rules: list[EditRule], blocklist, episode: str) -> None:
+    """Refuse an instruction the blocklist refuses, before it is recorded: a recorded edit applies to
+    every later run of the day, so a refused one would fail them all. Both the words as written and
+    the words the rules make of them are screened (the chat writer's are screened again in the run)."""
+    from assets_defs.safety import screen_text
+
+    where = f"{episode} scene {scene} edit"
+    screen_text(instruction, blocklist, where)
+    screen_text(rewrite_for(instruction, scene, rules).adds, blocklist, where)
+
+
+def withdraw_edit(root: UPath, episode: str, number: int, now: dt.datetime | None = None) -> dict:
+    """Mark edit `number` (1-based, as `starloom revise DATE --list` shows) withdrawn: it stays in the
+    file's history, with when it was withdrawn, and no longer applies."""
+    edits = read_edits(root, episode)
+    if not edits:
+        raise ValueError(f"{episode} has no edits to withdraw")
+    if not 1 <= number <= len(edits):
+        raise ValueError(f"{episode} has edits 1–{len(edits)}, not {number}")
+    edit = edits[number - 1]
+    if edit.get("withdrawn"):
+        raise ValueError(f"{episode} edit {number} was already withdrawn at {edit['withdrawn']}")
+    edit["withdrawn"] = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    atomic_write_text(edits_path(root, episode), json.dumps(edits, ensure_ascii=False, indent=2))
+    return edit
+
+
+def edit_lines(edits: list[dict]) -> list[str]:
+    """The edits as `starloom revise DATE --list` prints them: numbered, withdrawn ones marked."""
+    return [f"{n}. scene {e['scene']}: {e['instruction']} (at {e['at']})"
+            + (f" [withdrawn at {e['withdrawn']}]" if e.get("withdrawn") else "") for n, e in enumerate(edits, start=1)]
 
 
 def record_edit(root: UPath, episode: str, scene: int, instruction: str, scenes: int,

@@ -2,9 +2,13 @@
 prompt language, when its text names what a rule matches."""
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from starloom_core.data_files import Text, load_toml
 
 KEYWORD_KINDS = ("expand", "imply", "culture")
 
@@ -30,18 +34,23 @@ class KeywordRule:
         return False
 
 
+class KeywordEntry(BaseModel):
+    """One [[rule]] of data/keywords.toml as written."""
+
+    kind: Literal[KEYWORD_KINDS]
+    match: list[Text] = Field(min_length=1)
+    adds: Text
+    adds_zh: Text
+
+
+class KeywordFile(BaseModel):
+    rule: list[KeywordEntry] = []
+
+
 def load_keywords(data_dir: str | Path) -> list[KeywordRule]:
-    path = Path(data_dir) / "keywords.toml"
-    rules = []
-    for number, entry in enumerate(tomllib.loads(path.read_text(encoding="utf-8")).get("rule", []), start=1):
-        if entry.get("kind") not in KEYWORD_KINDS:
-            raise ValueError(f"{path} rule {number}: field 'kind' must be one of {', '.join(KEYWORD_KINDS)}, got {entry.get('kind')!r}")
-        match = [str(w).strip() for w in entry.get("match", []) if str(w).strip()]
-        empty = [f for f in ("adds", "adds_zh") if not str(entry.get(f, "")).strip()]
-        if not match or empty:
-            raise ValueError(f"{path} rule {number}: field(s) {', '.join(['match'] * (not match) + empty)} must not be empty")
-        rules.append(KeywordRule(entry["kind"], tuple(match), entry["adds"].strip(), entry["adds_zh"].strip()))
-    return rules
+    """The keyword library; a malformed rule is a DataFileError naming the rule and field."""
+    entries = load_toml(Path(data_dir) / "keywords.toml", KeywordFile).rule
+    return [KeywordRule(e.kind, tuple(e.match), e.adds, e.adds_zh) for e in entries]
 
 
 def enrich(text: str, rules: list[KeywordRule], language: str = "en") -> list[str]:

@@ -85,6 +85,9 @@ class ScenePrompts(BaseModel):
     episode: str
     style: str
     prompts: list[ScenePrompt]
+    # The text safety layers that screened these prompts ([] when the producer turned text safety
+    # off); None in prompts made before the layers were recorded.
+    safety_layers: list[str] | None = None
 
 
 # What a clip's lineage repeats of the replica's request and result. The fields are taken from those

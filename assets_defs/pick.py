@@ -8,14 +8,17 @@ first day, so a backfill gets the same picks in any order and on any machine.
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lunardate import LunarDate
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from assets_defs.catalog import Catalog
 from assets_defs.sky_tonight import EveningSky, Observer, Placement
+from starloom_core.data_files import DataError, Text, load_toml
 from starloom_core.series import SERIES_START
 
 MYTH_BONUS = 0.25  # a told myth beats an astronomy episode of a slightly better placed figure
@@ -25,8 +28,53 @@ URGENT_DAYS = 14  # a figure leaving the evening sky within this many evenings i
 FIGURE_GAP_DAYS = 7  # two stories of one figure (Ursa Major's Callisto and 北斗) are kept a week apart
 
 
-class CalendarError(ValueError):
+class CalendarError(DataError):
     """data/calendar.toml is malformed; the message names the field."""
+
+
+class ObserverEntry(BaseModel):
+    """[observer]: who looks up, and when."""
+
+    name: Text = "Beijing"
+    name_zh: Text = "北京"
+    latitude: float = Field(39.9042, ge=-90, le=90)
+    longitude: float = Field(116.4074, ge=-180, le=180)
+    timezone: Text = "Asia/Shanghai"
+    evening_hour: int = Field(21, ge=0, le=23)
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"= {value!r} is not a time zone name (like Asia/Shanghai)") from None
+        return value
+
+
+class RotationEntry(BaseModel):
+    no_repeat_days: int = Field(60, ge=0)
+
+
+class FestivalEntry(BaseModel):
+    name: Text
+    lunar_month: int
+    lunar_day: int
+
+
+class PinEntry(BaseModel):
+    # TOML has date literals (date = 2026-11-28) as well as strings; either is read as its ISO text.
+    date: Annotated[str, BeforeValidator(str)]
+    story: Text
+
+
+class CalendarFile(BaseModel):
+    """data/calendar.toml as written; dates and stories are checked against the series below."""
+
+    observer: ObserverEntry = ObserverEntry()
+    rotation: RotationEntry = RotationEntry()
+    festival: dict[str, FestivalEntry] = {}
+    pin: list[PinEntry] = []
 
 
 @dataclass(frozen=True)
@@ -62,42 +110,32 @@ class Pick:
 
 def load_calendar(data_dir: str | Path) -> SeriesCalendar:
     path = Path(data_dir) / "calendar.toml"
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise CalendarError(f"{path}: not valid TOML: {error}") from None
-    place = values.get("observer", {})
-    try:
-        observer = Observer(name=str(place.get("name", "Beijing")), name_zh=str(place.get("name_zh", "北京")), latitude_deg=float(place.get("latitude", 39.9042)),
-                            longitude_deg=float(place.get("longitude", 116.4074)),
-                            timezone=str(place.get("timezone", "Asia/Shanghai")), evening_hour=int(place.get("evening_hour", 21)))
-    except (TypeError, ValueError) as error:
-        raise CalendarError(f"{path}: [observer] has a field that is not a number: {error}") from None
-    if not (-90 <= observer.latitude_deg <= 90 and -180 <= observer.longitude_deg <= 180 and 0 <= observer.evening_hour < 24):
-        raise CalendarError(f"{path}: [observer] latitude, longitude or evening_hour is out of range")
+    values = load_toml(path, CalendarFile)
+    place = values.observer
+    observer = Observer(name=place.name, name_zh=place.name_zh, latitude_deg=place.latitude, longitude_deg=place.longitude,
+                        timezone=place.timezone, evening_hour=place.evening_hour)
     festivals = []
-    for key, entry in values.get("festival", {}).items():
+    for key, entry in values.festival.items():
+        festival = Festival(key, entry.name, entry.lunar_month, entry.lunar_day)
         try:
-            festival = Festival(key, str(entry["name"]), int(entry["lunar_month"]), int(entry["lunar_day"]))
             festival.date_in(SERIES_START.year)
-        except (KeyError, TypeError, ValueError) as error:
+        except (TypeError, ValueError) as error:
             raise CalendarError(f"{path}: [festival.{key}] needs name, lunar_month and lunar_day of a real lunar date ({error})") from None
         festivals.append(festival)
     pins, numbers = {}, {}
-    for number, pin in enumerate(values.get("pin", []), start=1):
+    for number, pin in enumerate(values.pin, start=1):
         try:
-            day, story = dt.date.fromisoformat(str(pin["date"])), str(pin["story"])
-        except (KeyError, ValueError):
-            raise CalendarError(f"{path}: pin {number} needs a date (YYYY-MM-DD) and a story") from None
+            day, story = dt.date.fromisoformat(pin.date), pin.story
+        except ValueError:
+            raise CalendarError(f"{path}: pin {number} needs a date (YYYY-MM-DD) and a story; "
+                                f"field 'date' = {pin.date!r} is not one") from None
         if day in pins:
             raise CalendarError(f"{path}: pin {number} field 'date' = {day}: pin {numbers[day]} already pins that day "
                                 f"({pins[day]}); one story a day")
         if day < SERIES_START:
             raise CalendarError(f"{path}: pin {number} field 'date' = {day} is in the past: the series starts {SERIES_START}")
         pins[day], numbers[day] = story, number
-    days = values.get("rotation", {}).get("no_repeat_days", 60)
-    if not isinstance(days, int) or days < 0:
-        raise CalendarError(f"{path}: [rotation] no_repeat_days must be a whole number of days, got {days!r}")
+    days = values.rotation.no_repeat_days
     return SeriesCalendar(observer, days, tuple(festivals), pins, str(path), numbers)
 
 

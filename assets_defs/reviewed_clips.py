@@ -59,7 +59,8 @@ REVIEW_VERSION = "1"  # bump when review_clip judges the same file differently
 def verdict_path(root: UPath, record: ClipRecord, thresholds: ReviewSettings) -> UPath:
     """Where a clip's verdict under these thresholds is kept: clips are content-addressed, so the
     same key, thresholds and review code always give the same verdict."""
-    blob = json.dumps([REVIEW_VERSION, thresholds.model_dump(mode="json")], sort_keys=True).encode()
+    judged_by = thresholds.model_dump(mode="json", exclude={"text_safety"})  # text screening judges no clip
+    blob = json.dumps([REVIEW_VERSION, judged_by], sort_keys=True).encode()
     return root / "reviews" / record.cache_key[:2] / f"{record.cache_key}-{hashlib.sha256(blob).hexdigest()[:12]}.json"
 
 

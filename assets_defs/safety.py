@@ -1,15 +1,20 @@
 """Text safety before generation: the blocklist (data/blocklist.csv) rewrites softened terms and
 refuses the rest, in simplified or traditional characters and in any English inflection."""
 
-import csv
 import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import zhconv
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 from assets_defs.models import SafetyRewrite
+from starloom_core.data_files import DataFileError, Text, load_csv
+
+TEXT_LAYER = "blocklist"  # the name a run's metadata gives the text layer when it screened the scenes
+DISABLE_HINT = "set STARLOOM_TEXT_SAFETY=off only to make episodes with no text screening at all"
 
 
 class BlockedTextError(ValueError):
@@ -23,18 +28,41 @@ class BlockedTerm:
     replacement: str = ""
 
 
+class BlocklistRow(BaseModel):
+    """One row of data/blocklist.csv as written."""
+
+    term: Text
+    lang: str = ""
+    action: Literal["refuse", "rewrite"]
+    replacement: str = ""
+    note: str = ""
+
+    @field_validator("replacement")
+    @classmethod
+    def _rewrite_needs_words(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("action") == "rewrite" and not value.strip():
+            raise ValueError("is empty for a rewrite: say what the term becomes")
+        return value.strip()
+
+
 def load_blocklist(data_dir: str | Path) -> list[BlockedTerm]:
+    """The blocklist's terms. Fails closed: a missing or empty blocklist is an error, never a run with
+    text safety silently off (that is what the producer's STARLOOM_TEXT_SAFETY=off is for)."""
     path = Path(data_dir) / "blocklist.csv"
-    terms = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=1):
-            action = (row.get("action") or "").strip()
-            if not (row.get("term") or "").strip() or action not in ("refuse", "rewrite"):
-                raise ValueError(f"{path} row {number}: needs a term and action 'refuse' or 'rewrite'")
-            if action == "rewrite" and not (row.get("replacement") or "").strip():
-                raise ValueError(f"{path} row {number}: field 'replacement' is empty for a rewrite")
-            terms.append(BlockedTerm(row["term"].strip().lower(), action, (row.get("replacement") or "").strip()))
-    return terms
+    if not path.exists():
+        raise DataFileError(path, "", f"the file is missing, so no scene text could be screened; restore it, or {DISABLE_HINT}")
+    rows = load_csv(path, BlocklistRow)
+    if not rows:
+        raise DataFileError(path, "", f"has no terms, so no scene text would be screened; add the terms back, or {DISABLE_HINT}")
+    return [BlockedTerm(row.term.lower(), row.action, row.replacement) for row in rows]
+
+
+def text_screening(data_dir: str | Path, enabled: bool) -> tuple[list[BlockedTerm], list[str]]:
+    """The blocklist to screen with and the safety layers that run: the blocklist, or none when the
+    producer turned the text layer off (then the blocklist file is not read at all)."""
+    if not enabled:
+        return [], []
+    return load_blocklist(data_dir), [TEXT_LAYER]
 
 
 # English inflections a blocked stem may carry ("behead" → beheads, beheaded, beheading; "decapitat" →

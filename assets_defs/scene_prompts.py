@@ -8,15 +8,17 @@ import hashlib
 import dagster as dg
 
 from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode, failing_at_once_on_corrupt_state
-from assets_defs.edits import Rewrite, load_edit_rules, read_edits, rewrite_with
+from assets_defs.data_failure import data_errors_fail_the_step
+from assets_defs.edits import Rewrite, active_edits, load_edit_rules, rewrite_with
 from assets_defs.keywords import KeywordRule, enrich, load_keywords
 from assets_defs.models import ScenePrompt, ScenePrompts, Script, ShotPrompt
 from assets_defs.prompt_text import prompt_parts
 from assets_defs.resources import ScriptWriter, SeriesData, Storage
-from assets_defs.safety import BlockedTerm, load_blocklist, screen_text
+from assets_defs.safety import BlockedTerm, screen_text, text_screening
 from assets_defs.shots import shot_plan
 from assets_defs.style import StyleTemplate, load_style
 from assets_defs.versions import per_episode, versioned_output
+from starloom_core.settings import ReviewSettings
 
 
 def episode_seed(episode: str) -> int:
@@ -59,6 +61,7 @@ def describe(prompts: ScenePrompts) -> dict:
         "scenes": len(prompts.prompts),
         "shots": sum(len(p.shots) for p in prompts.prompts),
         "style": prompts.style,
+        "safety_layers": prompts.safety_layers if prompts.safety_layers is not None else ["not recorded"],
         "seeds": [p.seed for p in prompts.prompts],
         "safety_rewrites": rewrites or ["none"],
         "edits": [f"scene {p.scene}: {e}" for p in prompts.prompts for e in p.edits] or ["none"],
@@ -68,21 +71,24 @@ def describe(prompts: ScenePrompts) -> dict:
 
 
 def build_scene_prompts_asset(chain: Chain) -> dg.AssetsDefinition:
-    @chain.asset("scene_prompts", "generation", code_version="3", ins=chain.ins("script"),
+    @chain.asset("scene_prompts", "generation", code_version="4", ins=chain.ins("script"),
                                  deps=["prompt_rules"])
     def scene_prompts(context: dg.AssetExecutionContext, script: dict[str, Script], series_data: SeriesData,
-                      storage: Storage, script_writer: ScriptWriter) -> dg.Output[dict[str, ScenePrompts]]:
+                      storage: Storage, script_writer: ScriptWriter,
+                      clip_review: dg.ResourceParam[ReviewSettings]) -> dg.Output[dict[str, ScenePrompts]]:
         """Text-to-video prompts for each scene of the episode's script, in the series style, with producers' edits."""
-        style = load_style(series_data.data_dir)
-        blocklist, rules = load_blocklist(series_data.data_dir), load_edit_rules(series_data.data_dir)
-        keywords, writer = load_keywords(series_data.data_dir), script_writer.client()
+        with data_errors_fail_the_step():
+            style = load_style(series_data.data_dir)
+            blocklist, layers = text_screening(series_data.data_dir, clip_review.text_safety)
+            rules, keywords = load_edit_rules(series_data.data_dir), load_keywords(series_data.data_dir)
+        writer = script_writer.client()
 
         def prompts_for(key: str) -> ScenePrompts:
             written = script[key]
             visuals = {s.index: s.visual for s in written.scenes}
             edits = [rewrite_with(writer, visuals.get(e["scene"], ""), e["instruction"], e["scene"], rules, context.log)
-                     for e in read_edits(storage.root(), written.episode)]
-            return ScenePrompts(episode=written.episode, style=style.name,
+                     for e in active_edits(storage.root(), written.episode)]
+            return ScenePrompts(episode=written.episode, style=style.name, safety_layers=layers,
                                 prompts=build_scene_prompts(written, style, blocklist, edits, keywords))
 
         with failing_at_once_on_corrupt_state():  # the producers' edits

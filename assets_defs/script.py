@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 
 import dagster as dg
+import zhconv
 
 from assets_defs.catalog import Catalog
 from assets_defs.chain import CATALOG_IN, DAILY, SPECIAL, Chain, each_episode
+from assets_defs.data_failure import data_errors_fail_the_step
 from assets_defs.models import Scene, Script
 from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
 from assets_defs.planning import SeriesPlan
@@ -150,9 +152,15 @@ def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None
     return written.model_copy(update={"writer": drafted.writer, "writer_note": drafted.note})
 
 
+class SpecialTextError(ValueError):
+    """A special's sentence names no myth of the catalog; the message says what to mention."""
+
+
 def _grams(text: str) -> set[str]:
-    """Character bigrams (Chinese) and lower-case words (English): enough to tell whose myth a sentence tells."""
-    text = text.lower()
+    """Character bigrams (Chinese, folded to simplified characters as the blocklist folds them, so
+    牛郎織女 and 牛郎织女 are one myth) and lower-case words (English): enough to tell whose myth a
+    sentence tells."""
+    text = zhconv.convert(text, "zh-cn").lower()
     cjk = re.sub(r"[^\u4e00-\u9fff]", "", text)
     return {cjk[i:i + 2] for i in range(len(cjk) - 1)} | set(re.findall(r"[a-z]{4,}", text))
 
@@ -162,10 +170,9 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in parts if p and re.search(r"\w", p)]
 
 
-def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
-    """A special from a producer's sentence: each of its sentences is a scene, told over the myth it
-    speaks of (the catalog myth sharing most words with it). A scene keeps the producer's words as
-    narration and takes its picture and its other-language line from the closest beat of that myth."""
+def special_story(catalog: Catalog, text: str) -> str:
+    """The myth a special's sentence speaks of: the catalog myth sharing most words with it, the
+    figure's own names counting most."""
     words = _grams(text)
     myths = catalog.stories[catalog.stories.kind == "myth"]
     scores = {}
@@ -176,8 +183,16 @@ def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
         scores[story.id] = len(words & (told | names)) + 2 * len(words & names)  # naming the figure counts most
     story_id = max(scores, key=lambda s: (scores[s], s))
     if scores[story_id] < MIN_SHARED_WORDS:
-        raise ValueError(f"special {text!r}: it names no constellation or myth in the catalog; mention one "
-                         f"(for example 仙女座 or Orion)")
+        raise SpecialTextError(f"special {text!r}: it names no constellation or myth in the catalog; mention one "
+                               f"(for example 仙女座 or Orion)")
+    return story_id
+
+
+def write_special_script(catalog: Catalog, text: str, day: dt.date) -> Script:
+    """A special from a producer's sentence: each of its sentences is a scene, told over the myth it
+    speaks of (the catalog myth sharing most words with it). A scene keeps the producer's words as
+    narration and takes its picture and its other-language line from the closest beat of that myth."""
+    story_id = special_story(catalog, text)
     beats = list(catalog.beats_of(story_id).itertuples())
     asterisms = catalog.asterisms_of(story_id)
     chinese = bool(re.search(r"[\u4e00-\u9fff]", text))
@@ -223,7 +238,9 @@ def build_script(chain: Chain) -> dg.AssetsDefinition:
     def script(context: dg.AssetExecutionContext, catalog: Catalog, series_plan: SeriesPlan, series_data: SeriesData,
                script_writer: ScriptWriter) -> dg.Output[dict[str, Script]]:
         """The episode's constellation, bilingual narration and shot list; the story is the series plan's."""
-        calendar, writer = load_calendar(series_data.data_dir), script_writer.client()
+        with data_errors_fail_the_step():
+            calendar = load_calendar(series_data.data_dir)
+        writer = script_writer.client()
         written = each_episode(context.partition_keys, lambda key: write_script(
             catalog, dt.date.fromisoformat(key), calendar, writer, context.log, series_plan), "script")
         return versioned_output(written, per_episode(written, describe))

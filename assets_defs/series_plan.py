@@ -11,6 +11,7 @@ import json
 import dagster as dg
 
 from assets_defs.catalog import Catalog
+from assets_defs.data_failure import data_errors_fail_the_step
 from assets_defs.pick import load_calendar
 from assets_defs.planning import SeriesPlan, plan_diff, plan_figures, plan_range, published_stories, solve_series_plan
 from assets_defs.resources import SeriesData, Storage
@@ -48,7 +49,8 @@ def series_plan(context: dg.AssetExecutionContext, config: PlanConfig, catalog: 
                 storage: Storage) -> dg.Output[SeriesPlan]:
     """Which story each date tells, solved for the whole range: visibility, Moon, spacing, pins."""
     replan = dt.date.fromisoformat(config.replan_from) if config.replan_from else None
-    plan, old = build_plan(catalog, series_data.data_dir, storage.root(), replan)
+    with data_errors_fail_the_step():
+        plan, old = build_plan(catalog, series_data.data_dir, storage.root(), replan)
     changed = plan_diff(old, plan)
     metadata = {**{k: v for k, v in plan_figures(plan).items()}, "first": plan.first, "last": plan.last,
                 "observer": plan.observer, "solve_seconds": plan.solve_seconds, "worst_gap": plan.worst_gap,

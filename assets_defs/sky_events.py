@@ -5,12 +5,15 @@ four that begin a season) and the Moon's full and new phases. Pure, offline."""
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, Field
 
-class SkyEventsError(ValueError):
+from starloom_core.data_files import DataError, Text, load_toml
+
+
+class SkyEventsError(DataError):
     """data/meteor_showers.toml is malformed; the message names the shower and field."""
 
 
@@ -28,24 +31,35 @@ class Shower:
         return dt.date(year, self.month, self.day)
 
 
+class ShowerEntry(BaseModel):
+    """One [shower.KEY] table of data/meteor_showers.toml as written."""
+
+    name: Text
+    name_zh: Text
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+    radiant: Text  # an IAU abbreviation, checked against the catalog's figures
+    zhr: int = Field(ge=0)
+
+
+class ShowersFile(BaseModel):
+    shower: dict[str, ShowerEntry] = {}
+
+
 def load_showers(data_dir: str | Path, constellations: set[str] | None = None) -> list[Shower]:
     path = Path(data_dir) / "meteor_showers.toml"
     if not path.exists():
         return []
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise SkyEventsError(f"{path}: not valid TOML: {error}") from None
     showers = []
-    for key, entry in values.get("shower", {}).items():
+    for key, entry in load_toml(path, ShowersFile).shower.items():
+        shower = Shower(key, entry.name, entry.name_zh, entry.month, entry.day, entry.radiant, entry.zhr)
         try:
-            shower = Shower(key, str(entry["name"]), str(entry["name_zh"]), int(entry["month"]), int(entry["day"]),
-                            str(entry["radiant"]), int(entry["zhr"]))
             shower.peak_in(2026)
-        except (KeyError, TypeError, ValueError) as error:
-            raise SkyEventsError(f"{path}: [shower.{key}] needs name, name_zh, month, day (a real date), radiant and zhr ({error})") from None
+        except ValueError:
+            raise SkyEventsError(f"{path} [shower.{key}]: fields 'month' and 'day' = {shower.month}-{shower.day} "
+                                 f"are not a real date") from None
         if constellations is not None and shower.radiant not in constellations:
-            raise SkyEventsError(f"{path}: [shower.{key}] field 'radiant' = {shower.radiant!r} is not an IAU abbreviation")
+            raise SkyEventsError(f"{path} [shower.{key}]: field 'radiant' = {shower.radiant!r} is not an IAU abbreviation")
         showers.append(shower)
     return showers
 

@@ -1,8 +1,12 @@
 """The series look (data/style.toml): one template for every scene, in English and in Chinese."""
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from starloom_core.data_files import Text, load_toml
 
 PROMPT_LANGUAGES = ("en", "zh")
 STYLE_FIELDS = ("style", "palette", "lighting", "camera", "film", "negative")
@@ -28,16 +32,29 @@ class StyleTemplate:
         return self.zh if self.language == "zh" else {f: getattr(self, f) for f in STYLE_FIELDS}
 
 
+class StyleWords(BaseModel):
+    """The template's words in one language ([zh] in style.toml)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field ("pallete") would silently drop a look
+
+    style: Text
+    palette: Text
+    lighting: Text
+    camera: Text
+    film: Text
+    negative: Text
+
+
+class StyleFile(StyleWords):
+    """data/style.toml as written: the English words at the top, the Chinese ones in [zh]."""
+
+    prompt_language: Literal[PROMPT_LANGUAGES] = "en"
+    name: Text
+    zh: StyleWords
+
+
 def load_style(data_dir: str | Path) -> StyleTemplate:
-    path = Path(data_dir) / "style.toml"
-    values = tomllib.loads(path.read_text(encoding="utf-8"))
-    zh = values.get("zh", {})
-    missing = [f for f in ("name", *STYLE_FIELDS) if not str(values.get(f, "")).strip()]
-    missing += [f"zh.{f}" for f in STYLE_FIELDS if not str(zh.get(f, "")).strip()]
-    if missing:
-        raise ValueError(f"{path}: field(s) {', '.join(missing)} missing or empty")
-    language = str(values.get("prompt_language", "en")).strip()
-    if language not in PROMPT_LANGUAGES:
-        raise ValueError(f"{path}: field 'prompt_language' must be one of {', '.join(PROMPT_LANGUAGES)}, got {language!r}")
-    return StyleTemplate(name=values["name"], language=language, zh={f: zh[f].strip() for f in STYLE_FIELDS},
-                         **{f: values[f].strip() for f in STYLE_FIELDS})
+    """The series look; a malformed style.toml is a DataFileError naming the table and field."""
+    values = load_toml(Path(data_dir) / "style.toml", StyleFile)
+    english = {f: getattr(values, f) for f in STYLE_FIELDS}
+    return StyleTemplate(name=values.name, language=values.prompt_language, zh=values.zh.model_dump(), **english)

@@ -55,6 +55,18 @@ def _settings(**overrides):
         raise click.UsageError(f"configuration: {error}") from None
 
 
+def _check_data(settings):
+    """Every file in data/ loaded before any run starts: a bad one stops the command in a second,
+    its last line naming the file and field. Returns the catalog."""
+    from assets_defs.data_check import validate_data_dir
+    from starloom_core.data_files import DataError
+
+    try:
+        return validate_data_dir(settings.storage.data_dir, settings.review.text_safety)
+    except DataError as error:
+        raise click.ClickException(f"data: {error}") from None
+
+
 def _root_cause(error: BaseException) -> BaseException:
     """Dagster wraps user errors; a person wants to read the one that says what is wrong."""
     while getattr(error, "user_exception", None) is not None:
@@ -89,6 +101,7 @@ def episode(ctx: click.Context, date: str | None, backend: str | None, size: str
     except (PartitionDateError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     settings = _settings(**{"generation.backend": backend, "postproduction.size": size, "postproduction.language": language})
+    _check_data(settings)
     click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
 
 
@@ -157,6 +170,7 @@ def backfill(ctx: click.Context, start: str, end: str) -> None:
     if first > last:
         raise click.UsageError(f"START {first} is after END {last}")
     keys = [k for k in daily_partitions.get_partition_keys() if first <= k <= last]
+    _check_data(settings)
     episodes = _run(ctx, lambda run: run(keys, settings), f"{first}…{last}")
     for key in keys:
         click.echo(episodes[key].video)
@@ -168,6 +182,7 @@ def backfill(ctx: click.Context, start: str, end: str) -> None:
 def special(ctx: click.Context, text: str) -> None:
     """Make a special episode told from TEXT (a sentence or a few, naming a myth or a constellation);
     the same as adding TEXT as a partition of the special chain in the UI. Prints the mp4's path."""
+    from assets_defs.script import SpecialTextError, special_story
     from starloom_core.series import PartitionDateError, check_special_text, episode_id
 
     settings = _settings()
@@ -175,33 +190,55 @@ def special(ctx: click.Context, text: str) -> None:
         key = check_special_text(text)
     except PartitionDateError as error:
         raise click.UsageError(str(error)) from None
+    try:
+        special_story(_check_data(settings), key)  # a sentence that names no myth fails here, not in the run
+    except SpecialTextError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"special {episode_id(key)}", err=True)
     click.echo(_run(ctx, lambda run: run([key], settings, special=True), episode_id(key))[key].video)
 
 
 @cli.command()
 @click.argument("date")
-@click.argument("instruction")
-@click.option("--scene", type=int, required=True, help="The scene to change (1-based, as `starloom lineage` shows).")
+@click.argument("instruction", required=False)
+@click.option("--scene", type=int, help="The scene to change (1-based, as `starloom lineage` shows).")
+@click.option("--list", "show", is_flag=True, help="Print DATE's edits, numbered; withdrawn ones are marked.")
+@click.option("--withdraw", type=int, metavar="N", help="Withdraw edit N (as --list numbers it) and make the episode again without it.")
 @click.pass_context
-def revise(ctx: click.Context, date: str, instruction: str, scene: int) -> None:
-    """Edit one scene of DATE's episode ("make the lightning brighter"): the instruction is kept,
-    the scene's prompt rewritten, its clip made again and the episode reassembled; the previous cut
-    stays under versions/. Prints the new mp4's path."""
-    from assets_defs.edits import record_edit
+def revise(ctx: click.Context, date: str, instruction: str | None, scene: int | None, show: bool, withdraw: int | None) -> None:
+    """Edit one scene of DATE's episode ("make the lightning brighter"): the instruction is screened
+    against the blocklist and kept, the scene's prompt rewritten, its clip made again and the episode
+    reassembled; the previous cut stays under versions/. Prints the new mp4's path."""
+    from assets_defs.edits import edit_lines, load_edit_rules, read_edits, record_edit, screen_edit, withdraw_edit
+    from assets_defs.safety import text_screening
     from orchestration.lineage import LineageError, episode_lineage
     from starloom_core.series import PartitionDateError, parse_episode_date
     from starloom_core.storage import storage_root
 
+    if show and (instruction or withdraw is not None):
+        raise click.UsageError("--list only prints the edits: give it no INSTRUCTION and no --withdraw")
+    if withdraw is None and not show and (not instruction or scene is None):
+        raise click.UsageError("give an INSTRUCTION and --scene N, or --list, or --withdraw N")
     settings = _settings()
     root = storage_root(settings.storage.url)
     try:
         partition = parse_episode_date(date)
-        scenes = len(episode_lineage(root, partition)["scenes"])
-        record_edit(root, partition, scene, instruction, scenes)
+        if show:
+            for line in edit_lines(read_edits(root, partition)) or [f"{partition} has no edits"]:
+                click.echo(line)
+            return
+        _check_data(settings)
+        if withdraw is not None:
+            edit = withdraw_edit(root, partition, withdraw)
+            click.echo(f"{partition} edit {withdraw} withdrawn: scene {edit['scene']}: {edit['instruction']}", err=True)
+        else:
+            scenes = len(episode_lineage(root, partition)["scenes"])
+            blocklist, _ = text_screening(settings.storage.data_dir, settings.review.text_safety)
+            screen_edit(instruction, scene, load_edit_rules(settings.storage.data_dir), blocklist, partition)
+            record_edit(root, partition, scene, instruction, scenes)
+            click.echo(f"{partition} scene {scene}: edit recorded: {instruction}", err=True)
     except (PartitionDateError, LineageError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{partition} scene {scene}: edit recorded: {instruction}", err=True)
     click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
 
 
@@ -210,15 +247,15 @@ def _plan(replan: str | None = None):
     computed, not materialized (see `plan-series`)."""
     import datetime as dt
 
-    from assets_defs.catalog import CatalogError, load_catalog
+    from assets_defs.catalog import CatalogError
     from assets_defs.pick import CalendarError
     from assets_defs.plan_solver import PlanInfeasible
     from assets_defs.series_plan import build_plan
     from starloom_core.storage import storage_root
 
     settings = _settings()
+    catalog = _check_data(settings)
     try:
-        catalog = load_catalog(settings.storage.data_dir)
         replan_from = dt.date.fromisoformat(replan) if replan else None
         plan, old = build_plan(catalog, settings.storage.data_dir, storage_root(settings.storage.url), replan_from)
     except ValueError as error:

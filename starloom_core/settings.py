@@ -220,9 +220,15 @@ class PublishingSettings(BaseSettings):
 
 
 class ReviewSettings(BaseSettings):
-    """Thresholds of the automated technical review (luma and motion on a 0-255 scale)."""
+    """Thresholds of the automated technical review (luma and motion on a 0-255 scale), and whether
+    scene text is screened before generation."""
 
     model_config = _section("STARLOOM_REVIEW_")
+
+    # Off only by a producer's explicit choice: a missing or empty blocklist otherwise stops the run.
+    text_safety: bool = Field(True, validation_alias=AliasChoices("STARLOOM_TEXT_SAFETY", "text_safety"),
+                              description="screen scene text and edits against `data/blocklist.csv` (which must then have terms); "
+                                          "`off` makes episodes with no text screening, and their metadata says so")
 
     min_mean_luma: float = Field(3.0, ge=0, le=255, description="a clip darker than this on average is rejected as black")
     min_motion: float = Field(0.3, ge=0, le=255, description="mean |last − first frame|; a still clip encodes at 0.0 and is rejected")

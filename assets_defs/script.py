@@ -15,10 +15,10 @@ from assets_defs.models import Scene, Script
 from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
 from assets_defs.planning import SeriesPlan
 from assets_defs.sky_events import HANDLE_LINES, HANDLE_POINTS, Shower, load_showers, solar_terms
-from assets_defs.sky_tonight import COMPASS_EN
 from assets_defs.resources import ScriptWriter, SeriesData
+from assets_defs.sky_tonight import COMPASS_EN, EveningSky, Observer, best_time_tonight, evening_utc, local_sidereal_deg, where_to_look
+from assets_defs.visibility import planets_near
 from assets_defs.writers import ChatWriter, Drafted, draft_scenes
-from assets_defs.sky_tonight import EveningSky, best_time_tonight, evening_utc, local_sidereal_deg, where_to_look
 from assets_defs.versions import per_episode, versioned_output
 from starloom_core.series import SERIES_START, episode_id, today_in_series
 
@@ -109,10 +109,34 @@ def tonight_scene(catalog: Catalog, story_id: str, day: dt.date, calendar: Serie
     )
 
 
-def with_tonight_events(scene: Scene, story_id: str, day: dt.date, showers: list[Shower]) -> Scene:
-    """Tonight's-sky scene with what else the night holds: a meteor shower at its maximum, and for
-    the Dipper's story on a day that begins a season, where its handle points (斗柄东指，天下皆春)."""
-    zh, en = [scene.narration_zh], [scene.narration_en]
+PLANETS_ZH = {"Venus": "金星", "Mars": "火星", "Jupiter": "木星", "Saturn": "土星"}
+LEVEL_DEG = 3.0  # a planet this close in altitude to the figure's centre stands beside it, not above or below
+
+
+def planet_lines(catalog: Catalog, story_id: str, day: dt.date, observer: Observer) -> list[tuple[str, str]]:
+    """(zh, en) for each bright planet up near the figure at the evening hour (PyEphem), nearest
+    first: "Jupiter shines just below the Twins tonight" is a line a viewer can go out and check."""
+    story = catalog.story(story_id)
+    sky = EveningSky(catalog.stars, catalog.placed_groups())
+    i = sky.names.index(story.placed_by)
+    figure = sky.on(day, observer)[story.placed_by]
+    row = catalog.constellation(story.constellation)
+    lines = []
+    for name, _apart, body in planets_near(day, observer, float(sky.centre_ra[i]), float(sky.centre_dec[i])):
+        rise = body.altitude_deg - figure.altitude_deg
+        where_zh, where_en = ("上方", "above") if rise > LEVEL_DEG else ("下方", "below") if rise < -LEVEL_DEG else ("旁边", "beside")
+        hint_zh, hint_en = ("，是那颗不闪烁的亮星", ": the bright point that does not twinkle") if not lines else ("", "")
+        lines.append((f"今晚{PLANETS_ZH[name]}就在{row.chinese}{where_zh}{hint_zh}。",
+                      f"{name} shines just {where_en} {row.latin} tonight{hint_en}."))
+    return lines
+
+
+def with_tonight_events(scene: Scene, story_id: str, day: dt.date, showers: list[Shower],
+                        planets: list[tuple[str, str]] = ()) -> Scene:
+    """Tonight's-sky scene with what else the night holds: bright planets beside the figure, a
+    meteor shower at its maximum, and for the Dipper's story on a day that begins a season, where
+    its handle points (斗柄东指，天下皆春)."""
+    zh, en = [scene.narration_zh, *(line for line, _ in planets)], [scene.narration_en, *(line for _, line in planets)]
     for shower in (s for s in showers if s.peak_in(day.year) == day):
         zh.append(f"今晚还是{shower.name_zh}的极大，在暗处每小时可能看到约{shower.zhr}颗流星。")
         en.append(f"Tonight the {shower.name} peak: from a dark place, up to about {shower.zhr} meteors an hour.")
@@ -145,7 +169,8 @@ def write_script(catalog: Catalog, day: dt.date, calendar: SeriesCalendar | None
     drafted = draft_scenes(catalog.beats_of(story_id), story_brief(catalog, story_id), writer, log)
     scenes = story_scenes(catalog, story_id, drafted)
     scenes.append(with_tonight_events(tonight_scene(catalog, story_id, day, calendar, len(scenes) + 1), story_id, day,
-                                      load_showers(Path(calendar.path).parent)))
+                                      load_showers(Path(calendar.path).parent),
+                                      planet_lines(catalog, story_id, day, calendar.observer)))
     pick |= {"direction": COMPASS_EN[int(((pick["azimuth_deg"] + 22.5) % 360) // 45)],
              "observer": f"{calendar.observer.name} {calendar.observer.evening_hour}:00"}
     written = _script(catalog, story_id, scenes, day.isoformat(), day, pick=pick)
@@ -234,7 +259,7 @@ def build_script(chain: Chain) -> dg.AssetsDefinition:
 
         return special_script
 
-    @chain.asset("script", "series", code_version="4", ins=CATALOG_IN | {"series_plan": dg.AssetIn(key="series_plan")})
+    @chain.asset("script", "series", code_version="5", ins=CATALOG_IN | {"series_plan": dg.AssetIn(key="series_plan")})
     def script(context: dg.AssetExecutionContext, catalog: Catalog, series_plan: SeriesPlan, series_data: SeriesData,
                script_writer: ScriptWriter) -> dg.Output[dict[str, Script]]:
         """The episode's constellation, bilingual narration and shot list; the story is the series plan's."""

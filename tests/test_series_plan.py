@@ -262,3 +262,17 @@ def test_tonight_s_sky_tells_of_a_meteor_shower_and_the_dipper_s_handle_on_their
     assert spring.narration_zh.endswith("今天立春，黄昏时斗柄东指，天下皆春。") and "points east" in spring.narration_en
     plain = tonight_scene(catalog, "Per", dt.date(2026, 8, 20), calendar, 4)
     assert with_tonight_events(plain, "Per", dt.date(2026, 8, 20), showers) == plain
+
+
+def test_tonight_s_sky_names_the_bright_planets_beside_the_figure():
+    from assets_defs.script import planet_lines, tonight_scene, with_tonight_events
+
+    catalog, calendar = load_catalog(DATA), load_calendar(DATA)
+    # Jupiter (opposition 2026-01-10) stands among the Twins in January 2026, and in Leo a year on.
+    twins = planet_lines(catalog, "Gem", dt.date(2026, 1, 10), calendar.observer)
+    assert twins and twins[0][1].startswith("Jupiter shines just") and "Gemini tonight" in twins[0][1]
+    assert twins[0][0].startswith("今晚木星就在双子座")
+    scene = with_tonight_events(tonight_scene(catalog, "Gem", dt.date(2026, 1, 10), calendar, 4), "Gem",
+                                dt.date(2026, 1, 10), [], twins)
+    assert "木星" in scene.narration_zh and "Jupiter" in scene.narration_en
+    assert not planet_lines(catalog, "Gem", dt.date(2026, 7, 10), calendar.observer)  # behind the Sun in July

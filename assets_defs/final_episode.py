@@ -150,7 +150,8 @@ def produce_episode(script: Script, prompts: ScenePrompts, reviewed: ReviewedCli
     return Produced(files, slots, loudness, lines)
 
 
-def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: PostproductionSettings) -> dict:
+def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, duration: float, post: PostproductionSettings,
+                   safety_layers: list[str] | None = None) -> dict:
     clips = [r.clip for r in reviewed.clips]
     return {
         "episode": script.episode, "date": script.date, "episode_number": script.episode_number, "story": script.story,
@@ -160,6 +161,8 @@ def build_manifest(script: Script, reviewed: ReviewedClips, produced: Produced, 
         "duration_seconds": round(duration, 3), "language": post.language, "loudness": produced.loudness,
         "catalog_version": script.catalog_version,
         "models": sorted({f"{c.backend}:{c.model_revision}" for c in clips}),
+        # Which safety layers screened the text ([] when a producer turned them off; None: not recorded).
+        "safety_layers": safety_layers,
         "scenes": [{"scene": shots[0].clip.scene, "seconds": slot.seconds, "transition": slot.transition,
                     "seed": shots[0].clip.seed, "narration": {lang: produced.narration[lang][n] for lang in LANGUAGES},
                     "shots": [{"shot": r.clip.shot, "cache_key": r.clip.cache_key, "seed": r.clip.seed, "backend": r.clip.backend,
@@ -262,7 +265,7 @@ def assemble_and_store(script: Script, prompts: ScenePrompts, reviewed: Reviewed
         produced = produce_episode(script, prompts, reviewed, post, Path(tmp))
         checks = check_episode(produced, expected, post.language)
         duration = checks["duration_matches_script"][1]["duration_s"]  # probed once, by the check
-        manifest = build_manifest(script, reviewed, produced, duration, post)
+        manifest = build_manifest(script, reviewed, produced, duration, post, prompts.safety_layers)
         with staged_folder(out_dir) as staging:
             for path in produced.files.values():
                 atomic_put_file(path, staging / path.name)

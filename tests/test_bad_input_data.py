@@ -217,6 +217,8 @@ def test_an_empty_blocklist_with_text_safety_off_makes_the_episode_and_records_n
 def test_the_published_episode_records_that_the_blocklist_screened_it(published_storage):
     prompts = json.loads((published_storage / "assets" / "scene_prompts" / f"{DAY}.json").read_text(encoding="utf-8"))
     assert prompts["safety_layers"] == ["blocklist"]
+    manifest = json.loads((published_storage / "episodes" / DAY / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["safety_layers"] == ["blocklist"]
 
 
 def test_withdrawn_edits_stay_in_the_history_and_no_longer_apply(tmp_path):

@@ -1,7 +1,7 @@
 """How a `starloom episode` run ends when it is told to stop (Ctrl-C; SIGTERM from `timeout`,
 systemd or Kubernetes) or killed outright.
 
-The run executes in a worker thread, so the main thread keeps the signal handlers: Dagster installs
+The run executes on a worker thread, so the main thread keeps the signal handlers: Dagster installs
 its own SIGINT handling only on the main thread and turns an interrupt into a step failure, which
 the step's retry policy then retried, so a Ctrl-C went unheard. Here a signal stops the command:
 one line says what was interrupted, the run is marked canceled in Dagster, the process exits 130
@@ -16,11 +16,11 @@ Ray's GCS, raylet and agents, replicas, ffmpeg) and marks the command's Dagster 
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import signal
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
@@ -59,43 +59,43 @@ class Warden:
         self.process.wait(timeout=30)
 
 
+# One long-lived thread runs the chain. Ray started from it (in-process, for the clips) gives its GCS
+# and raylet a parent-death signal tied to the starting *thread*: a thread that ended after each run
+# would take that Ray down under a process that goes on using it (tests, a notebook).
+_RUNNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="starloom-run")
+
+
+def _with_sigint_blocked(work: Callable[[], T]) -> T:
+    # Processes started from the run's thread (Dagster's log tailers, Ray, ffmpeg) inherit its
+    # signal mask: with SIGINT blocked, the terminal's Ctrl-C reaches only the main thread here, not
+    # each child with its own traceback. The warden stops those children.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return work()
+
+
 def run_until_stopped(work: Callable[[], T], on_stop: Callable[[signal.Signals], None]) -> T:
-    """`work()` in a worker thread; a SIGINT or SIGTERM meanwhile calls `on_stop(signal)` (which
+    """`work()` on the run's thread; a SIGINT or SIGTERM meanwhile calls `on_stop(signal)` (which
     should not return) instead of waiting for the work."""
-    outcome: dict[str, object] = {}
-
-    def target() -> None:
-        # Processes started from this thread (Dagster's log tailers, Ray, ffmpeg) inherit its signal
-        # mask: with SIGINT blocked, the terminal's Ctrl-C reaches only the main thread here, not
-        # each child with its own traceback. The warden stops those children.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            outcome["value"] = work()
-        except BaseException as error:  # noqa: BLE001 - handed to the main thread as is
-            outcome["error"] = error
-
     received: list[int] = []
 
     def hear(number: int, _frame) -> None:
         received.append(number)
 
     previous = {number: signal.signal(number, hear) for number in STOP_SIGNALS}
-    worker = threading.Thread(target=target, name="starloom-run", daemon=True)
     try:
-        worker.start()
-        while worker.is_alive() and not received:
-            worker.join(0.2)
-            # Ray's core worker, started mid-run, puts its crash handler on SIGTERM (a C++ stack
-            # printed, then ours chained): taking the signal back keeps the exit to one line.
-            signal.signal(signal.SIGTERM, hear)
-        if received:
-            on_stop(signal.Signals(received[0]))
+        running = _RUNNER.submit(_with_sigint_blocked, work)
+        while not received:
+            try:
+                return running.result(timeout=0.2)
+            except concurrent.futures.TimeoutError:
+                # Ray's core worker, started mid-run, puts its crash handler on SIGTERM (a C++ stack
+                # printed, then ours chained): taking the signal back keeps the exit to one line.
+                signal.signal(signal.SIGTERM, hear)
+        on_stop(signal.Signals(received[0]))
+        raise RuntimeError("on_stop returned")  # it exits the process
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
 
 
 def exit_code(number: signal.Signals) -> int:

@@ -29,8 +29,11 @@ TEST_PINS = {"2026-11-27": "Sco", "2026-11-26": "Lyr"}
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """Ray in this process, sized for a 2-core machine; replicas take one CPU each."""
-    ray.init(address="local", num_cpus=2, namespace="starloom", include_dashboard=False, log_to_driver=False)
+    """Ray in this process, sized for a 2-core machine; replicas take one CPU each. A command run
+    in-process before (the bad-input corpus runs `starloom` through CliRunner) may have started it,
+    as `starloom episode` does: that one then serves."""
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, namespace="starloom", include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 

@@ -12,9 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-from assets_defs.catalog import CatalogError
 from assets_defs.media.probe import probe_video
 from assets_defs.media.subtitles import parse_srt
 from assets_defs.media.timeline import episode_seconds
@@ -192,8 +192,11 @@ def test_malformed_catalog_fails_clearly_and_keeps_earlier_outputs(tmp_path, ray
 
     names = data_copy / "sky" / "constellations.csv"
     names.write_text(names.read_text(encoding="utf-8").replace("Sco,Scorpius,Scorpii,", "Sco,,Scorpii,"), encoding="utf-8")
-    message = _fails_with(CatalogError, DAY, settings, instance=instance)
-    assert f"{names} row 72 (line 73): field 'latin' is empty" in message
+    # A data error fails its step as a dg.Failure that asks for no retry: a person has to edit the file.
+    with pytest.raises(dg.Failure) as caught:
+        run_episode(DAY, settings, echo=lambda _: None, instance=instance)
+    assert f"{names} row 72 (line 73): field 'latin' is empty" in caught.value.description
+    assert caught.value.allow_retries is False
     assert {p: _sha(p) for p in before} == before
 
 

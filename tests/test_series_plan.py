@@ -219,7 +219,7 @@ def test_a_bad_meteor_shower_names_the_file_and_field(data_copy):
 
     path = data_copy / "meteor_showers.toml"
     path.write_text(path.read_text(encoding="utf-8").replace('radiant = "Per"', 'radiant = "Perseus"'), encoding="utf-8")
-    with pytest.raises(SkyEventsError, match=re.escape(f"{path}: [shower.perseids] field 'radiant' = 'Perseus'")):
+    with pytest.raises(SkyEventsError, match=re.escape(f"{path} [shower.perseids]: field 'radiant' = 'Perseus' is not an IAU")):
         load_showers(data_copy, set(load_catalog(data_copy).constellations.abbr))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import get_type_hints
+from typing import Literal, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
 
@@ -148,9 +148,21 @@ class ClipSet(BaseModel):
 
 class Verdict(BaseModel):
     passed: bool
-    reason: str = ""  # the first failed check, in words
+    reason: str = ""  # every failed check, in words
     checks: dict[str, bool] = Field(default_factory=dict)
     measures: dict[str, float] = Field(default_factory=dict)
+    scores: dict[str, float] = Field(default_factory=dict)  # check -> the measure it compared with its threshold
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    evidence: dict[str, str] = Field(default_factory=dict)  # check -> its worst frame, a PNG path relative to the storage root
+
+
+class Attempt(BaseModel):
+    """One clip made for a shot and what was decided about it: by the automated review, or by a person."""
+
+    clip: ClipRecord
+    verdict: Verdict
+    by: Literal["review", "person"] = "review"  # who rejected it (a kept clip says "review")
+    note: str = ""  # a person's rejection: who, and why
 
 
 class ReviewedClip(BaseModel):
@@ -158,6 +170,7 @@ class ReviewedClip(BaseModel):
     verdict: Verdict
     attempts: int = 1
     rejected: list[str] = Field(default_factory=list)  # "key: reason" of clips that failed review
+    attempts_log: list[Attempt] = Field(default_factory=list)  # every clip made for this shot, the kept one last
 
 
 class ReviewedClips(BaseModel):

@@ -230,6 +230,14 @@ class ReviewSettings(BaseSettings):
                               description="screen scene text and edits against `data/blocklist.csv` (which must then have terms); "
                                           "`off` makes episodes with no text screening, and their metadata says so")
 
+    # Who must watch an episode before it is published: `important` means specials, festival days,
+    # pinned dates and days a producer marked (`starloom review DATE --mark`).
+    approval: Literal["none", "important", "all"] = Field(
+        "important", validation_alias=AliasChoices("STARLOOM_APPROVAL", "approval"),
+        description="episodes that wait for a person's approval after review: `none`, `important` (specials, festival days, "
+                    "pinned dates, dates a producer marked) or `all`")
+    max_attempts: int = Field(3, ge=1, le=10, description="clips made per shot (first one included) before an automated rejection fails the episode")
+
     min_mean_luma: float = Field(3.0, ge=0, le=255, description="a clip darker than this on average is rejected as black")
     min_motion: float = Field(0.3, ge=0, le=255, description="mean |last − first frame|; a still clip encodes at 0.0 and is rejected")
 

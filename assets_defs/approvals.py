@@ -10,6 +10,7 @@ new key and waits for its own decision. The latest decision on a clip is the one
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -180,10 +181,12 @@ def decide(settings: StarloomSettings, root: UPath, key: str, special: bool | No
         raise ApprovalError("an approval takes no remedy or instruction (those are for a rejection)")
     states = [s for s in shot_states(reviewed, read_decisions(root, key)) if scene is None or s.scene == scene]
     wanted = "approved" if action == "approve" else "rejected"
-    targets = [s for s in states if s.status != wanted]
+    # "Approve the rest" approves what waits; a rejected scene is approved only when named.
+    targets = [s for s in states if s.status == "pending" or (scene is not None and s.status != wanted)]
     if not targets:
         last = states[-1].decision
-        raise ApprovalError(f"{key} {'scene ' + str(scene) if scene else 'every scene'} is already {wanted}"
+        raise ApprovalError(f"{key} {'scene ' + str(scene) if scene else 'has no undecided scene: each'} is already "
+                            f"{wanted if scene else 'approved or rejected'}"
                             + (f" by {last.by} at {last.at.isoformat(timespec='seconds')}" if last else ""))
     if remedy == "revise":
         _record_revision(settings, root, key, scene, instruction, len(scenes))
@@ -213,3 +216,24 @@ def _record_revision(settings: StarloomSettings, root: UPath, key: str, scene: i
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def approval_run(root, key: str) -> tuple[str, str] | None:
+    """What a person's decisions on `key` call for: ("rest", run key) once every current clip is
+    approved, ("again", run key) when a clip was rejected (it is made again and comes back for
+    review), None while clips still wait. The run key names the decisions and clips it answers, so
+    each state launches one run."""
+    reviewed = load_reviewed(root, key)
+    decisions = read_decisions(root, key)
+    if reviewed is None or not decisions:
+        return None
+    states = shot_states(reviewed, decisions)
+    if any(s.status == "rejected" for s in states):
+        what = "again"
+    elif all(s.status == "approved" for s in states):
+        what = "rest"
+    else:
+        return None
+    answered = hashlib.sha256(json.dumps([[s.clip_key, s.status, s.decision.at.isoformat() if s.decision else ""]
+                                          for s in states]).encode()).hexdigest()[:16]
+    return what, f"approval-{what}-{answered}"

@@ -23,14 +23,15 @@ from assets_defs.media.subtitles import parse_srt, sentence_cues, to_srt, to_vtt
 from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, fit_scene_seconds, narration_seconds_needed
 from assets_defs.progress import report_progress
 from assets_defs.models import Episode, ReviewedClip, ReviewedClips, ScenePrompts, Script
-from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode, failing_at_once_on_corrupt_state
+from assets_defs.approvals import approval_reason_for, read_decisions, waiting_for_approval
+from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed, each_episode, failing_at_once_on_corrupt_state
 from assets_defs.feeds import public_base_url, update_feeds
 from assets_defs.publishing import (file_entries, keep_previous_version, manifest_mismatches, published_manifest,
                                     staged_folder)
 from assets_defs.versions import per_episode
-from assets_defs.resources import Publisher, Storage
+from assets_defs.resources import Publisher, SeriesData, Storage
 from ray_jobs.requests import code_version
-from starloom_core.settings import PostproductionSettings
+from starloom_core.settings import PostproductionSettings, ReviewSettings
 from starloom_core.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy, resolve_stored
 
 DURATION_TOLERANCE = 0.10
@@ -378,6 +379,31 @@ def combined_checks(published: dict[str, Published]) -> dict[str, tuple[bool, di
             for name in CHECKS}
 
 
+class AwaitingApprovalError(RuntimeError):
+    """The episode needs a person's approval and some of its clips have none; nothing is published."""
+
+
+def refuse_unapproved(key: str, reviewed: ReviewedClips, review: ReviewSettings, data_dir: str, root, special: bool) -> None:
+    """Publishing checks approval itself too: a run that selects final_episode alone skips the
+    blocking check on reviewed_clips, and the public must still never see an unapproved clip."""
+    reason = approval_reason_for(review.approval, data_dir, root, key, special)
+    waiting = waiting_for_approval(reviewed, read_decisions(root, key)) if reason else ""
+    if waiting:
+        raise AwaitingApprovalError(f"{key} waits for approval ({reason}): {waiting}; approve it in the studio page "
+                                    f"or with `starloom approve {key} --by NAME`")
+
+
+@contextlib.contextmanager
+def failing_at_once_while_unapproved():
+    """Waiting for a person is not a fault to retry: the step fails at once and says who must act."""
+    try:
+        yield
+    except (AwaitingApprovalError, PartitionsFailed) as error:
+        if isinstance(error, PartitionsFailed) and not all("AwaitingApprovalError" in r for r in error.failures.values()):
+            raise
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
 def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
     key = chain.key("final_episode")
 
@@ -388,11 +414,14 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
     )
     def final_episode(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
                       reviewed_clips: dict[str, ReviewedClips], postproduction: dg.ResourceParam[PostproductionSettings], storage: Storage,
-                      publisher: Publisher):
+                      publisher: Publisher, clip_review: dg.ResourceParam[ReviewSettings], series_data: SeriesData):
         """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
-        with failing_at_once_on_corrupt_state():
-            published = each_episode(context.partition_keys, lambda k: publish_episode(
-                script[k], scene_prompts[k], reviewed_clips[k], postproduction, storage, publisher, context.log), "final_episode")
+        def publish(k: str) -> Published:
+            refuse_unapproved(k, reviewed_clips[k], clip_review, series_data.data_dir, storage.root(), bool(chain.key_prefix))
+            return publish_episode(script[k], scene_prompts[k], reviewed_clips[k], postproduction, storage, publisher, context.log)
+
+        with failing_at_once_on_corrupt_state(), failing_at_once_while_unapproved():
+            published = each_episode(context.partition_keys, publish, "final_episode")
         yield dg.Output({k: p.episode for k, p in published.items()},
                         metadata=per_episode(published, lambda p: p.metadata))
         for name, (passed, details) in combined_checks(published).items():

@@ -102,10 +102,10 @@ def episode(ctx: click.Context, date: str | None, backend: str | None, size: str
         raise click.UsageError(str(error)) from None
     settings = _settings(**{"generation.backend": backend, "postproduction.size": size, "postproduction.language": language})
     _check_data(settings)
-    click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
+    click.echo(_run(ctx, lambda run: run([partition], settings), partition, [partition])[partition].video)
 
 
-def _run(ctx: click.Context, work, what: str) -> dict:
+def _run(ctx: click.Context, work, what: str, keys: list[str] | None = None, special: bool = False) -> dict:
     """Run `work(run_chain-with-options)` and return its final_episode outputs {partition: Episode};
     progress goes to stderr, and a failure becomes one clean message naming the episode and the root error.
     Ctrl-C or SIGTERM stops it with one line, the run marked canceled (orchestration/interrupts.py)."""
@@ -142,6 +142,14 @@ def _run(ctx: click.Context, work, what: str) -> dict:
             keys, settings, special, echo=echo, log_level=level, on_run=started)), stop)
     except (dg.DagsterError, Exception) as error:
         cause = _root_cause(error)
+        from orchestration.review_commands import WAITING_EXIT, waiting_message
+
+        # A blocking check that failed is Dagster's own error (not exported); its message names the check.
+        stopped_for_approval = "blocking asset check" in str(cause) or "waits for approval" in str(cause)
+        waiting = waiting_message(_settings(), keys or [], special) if keys and stopped_for_approval else None
+        if waiting:  # not a failure: the run did its part and a person is next
+            echo(waiting)
+            raise SystemExit(WAITING_EXIT) from None
         # A step's dg.Failure already says what is wrong in words; its class name would only add noise.
         kind = "" if isinstance(cause, dg.Failure) else f"{type(cause).__name__}: "
         raise click.ClickException(f"episode {what} failed: {kind}{cause}") from None
@@ -171,7 +179,7 @@ def backfill(ctx: click.Context, start: str, end: str) -> None:
         raise click.UsageError(f"START {first} is after END {last}")
     keys = [k for k in daily_partitions.get_partition_keys() if first <= k <= last]
     _check_data(settings)
-    episodes = _run(ctx, lambda run: run(keys, settings), f"{first}…{last}")
+    episodes = _run(ctx, lambda run: run(keys, settings), f"{first}…{last}", keys)
     for key in keys:
         click.echo(episodes[key].video)
 
@@ -195,7 +203,7 @@ def special(ctx: click.Context, text: str) -> None:
     except SpecialTextError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"special {episode_id(key)}", err=True)
-    click.echo(_run(ctx, lambda run: run([key], settings, special=True), episode_id(key))[key].video)
+    click.echo(_run(ctx, lambda run: run([key], settings, special=True), episode_id(key), [key], special=True)[key].video)
 
 
 @cli.command()
@@ -239,7 +247,7 @@ def revise(ctx: click.Context, date: str, instruction: str | None, scene: int | 
             click.echo(f"{partition} scene {scene}: edit recorded: {instruction}", err=True)
     except (PartitionDateError, LineageError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(_run(ctx, lambda run: run([partition], settings), partition)[partition].video)
+    click.echo(_run(ctx, lambda run: run([partition], settings), partition, [partition])[partition].video)
 
 
 def _plan(replan: str | None = None):
@@ -590,6 +598,12 @@ def build_tiny_wan_command(directory: str) -> None:
     from ray_jobs.backends.tiny_wan import build_tiny_wan
 
     click.echo(build_tiny_wan(directory))
+
+
+from orchestration.review_commands import COMMANDS as REVIEW_COMMANDS  # noqa: E402 - they use the helpers above
+
+for _command in REVIEW_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

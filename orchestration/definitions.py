@@ -9,7 +9,7 @@ from assets_defs.series_files import series_files
 from assets_defs.series_plan import series_plan
 from orchestration.resources import build_resources
 from orchestration.schedules import DAILY_ASSETS, SPECIAL_ASSETS, daily_episode_job, daily_schedule, special_episode_job
-from orchestration.sensors import episode_failure_sensor
+from orchestration.sensors import daily_approval_sensor, episode_failure_sensor, special_approval_sensor
 from starloom_core.settings import StarloomSettings
 
 ALL_ASSETS = [catalog, series_plan, *DAILY_ASSETS, *SPECIAL_ASSETS]
@@ -21,7 +21,7 @@ def build_defs(settings: StarloomSettings, **resource_overrides) -> dg.Definitio
         assets=[series_files, *ALL_ASSETS],
         jobs=[daily_episode_job, special_episode_job],
         schedules=[daily_schedule(settings.orchestration)],
-        sensors=[episode_failure_sensor],
+        sensors=[episode_failure_sensor, daily_approval_sensor, special_approval_sensor],
         resources=build_resources(settings) | resource_overrides,
     )
 

@@ -338,7 +338,11 @@ def explain(error: ValidationError, section_cls: type[BaseSettings]) -> str:
     """One line per problem, naming the variable and its value, in a user's words."""
     lines = []
     for problem in error.errors():
-        field = next((str(part) for part in problem["loc"] if str(part) in section_cls.model_fields), None)
+        # A field read through an alias (STARLOOM_APPROVAL) is reported under the alias's name.
+        by_alias = {str(choice): name for name, info in section_cls.model_fields.items()
+                    if isinstance(info.validation_alias, AliasChoices) for choice in info.validation_alias.choices}
+        field = next((by_alias.get(str(part), str(part)) for part in problem["loc"]
+                      if by_alias.get(str(part), str(part)) in section_cls.model_fields), None)
         message = problem["msg"].removeprefix("Value error, ")
         if field is None:  # a check across fields: its message names the variables
             lines.append(message)

@@ -20,6 +20,10 @@ import ray
 from starloom_core.settings import PROJECT_ROOT, SECTIONS, StarloomSettings
 from starloom_core.net import free_port
 
+# The shipped default (`important`) makes every pinned day wait for a person after review, and the
+# test data pins the days the tests use: tests of approval set it themselves.
+os.environ.setdefault("STARLOOM_APPROVAL", "none")
+
 DATA = PROJECT_ROOT / "data"
 DAY = "2026-11-27"  # pinned to Scorpius in the test data (TEST_DATA): a myth of three beats
 # The shipped calendar picks each day's story from the sky and the data, so a new myth may change

@@ -17,7 +17,11 @@ def test_definitions_load_with_the_whole_chain_schedule_and_checks():
     checks = {"duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration", "formats_decodable",
               "manifest_matches_files", "webhook_delivered"}
     assert {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys} == {
-        (asset, name) for asset in ("final_episode", "special/final_episode") for name in checks}
+        (asset, name) for asset in ("final_episode", "special/final_episode") for name in checks} | {
+        ("reviewed_clips", "approved"), ("special/reviewed_clips", "approved")}
+    # Approval blocks publishing: the check on reviewed_clips stops final_episode in the same run.
+    assert graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("reviewed_clips"), "approved")).blocking
+    assert {s.name for s in defs.sensors} >= {"daily_approval_sensor", "special_approval_sensor"}
     # A backfill of any number of days is one run: every daily and special stage is single-run.
     for stage in stages:
         for key in (stage, f"special/{stage}"):

@@ -59,7 +59,7 @@ def judge_clip(path: UPath, width: int, height: int, num_frames: int, settings: 
                 f"size {info.width}x{info.height}, expected {width}x{height}"),
         Finding("frame_count", info.num_frames == num_frames, float(info.num_frames), float(num_frames),
                 f"{info.num_frames} frames, expected {num_frames}"),
-        *basic_findings(frames, settings),
+        *basic_findings(frames, info.fps, settings),
     ]
     measures = {"frames": float(info.num_frames)}
     for finding in findings:

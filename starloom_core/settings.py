@@ -240,6 +240,15 @@ class ReviewSettings(BaseSettings):
 
     min_mean_luma: float = Field(3.0, ge=0, le=255, description="a clip darker than this on average is rejected as black")
     min_motion: float = Field(0.3, ge=0, le=255, description="mean |last − first frame|; a still clip encodes at 0.0 and is rejected")
+    # technical QC: stretches, flicker and cuts (assets_defs/review/basics.py)
+    black_luma: float = Field(4.0, ge=0, le=255, description="a frame darker than this on average is black")
+    blank_spread: float = Field(2.0, ge=0, le=128, description="a frame whose luma varies less than this (std) is blank: one flat colour")
+    max_blank_seconds: float = Field(0.5, ge=0, description="the longest black or blank stretch a clip may hold, in seconds")
+    frozen_motion: float = Field(0.1, ge=0, le=255, description="a frame that differs from the one a second later by less than this is frozen")
+    max_frozen_seconds: float = Field(2.0, ge=0, description="the longest frozen stretch a clip may hold, in seconds")
+    flicker_step: float = Field(8.0, ge=0, le=255, description="a jump of the frame's mean luma above this that reverses next frame is flicker")
+    max_flicker_per_second: float = Field(1.0, ge=0, description="flicker reversals a second a clip may hold")
+    cut_change: float = Field(0.5, gt=0, le=1, description="a luma-histogram change between two frames above this (and 4× the clip's typical) is a hard cut")
 
 
 class WriterSettings(BaseSettings):

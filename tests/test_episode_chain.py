@@ -96,7 +96,7 @@ def test_sky_episode_lands_with_picture_voice_subtitles_and_metadata(tmp_path, r
     assert [item["id"] for item in feed["items"]] == [DAY]
 
     checks = {check.check_name: check.passed for check in result.get_asset_check_evaluations()}
-    assert checks == dict.fromkeys(["duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration",
+    assert checks == dict.fromkeys(["approved", "duration_matches_script", "audio_at_target_loudness", "subtitles_cover_narration",
                                     "formats_decodable", "manifest_matches_files", "webhook_delivered"], True)
     materialization = result.asset_materializations_for_node("raw_clips")[0]
     assert materialization.metadata["generated"].value == len(shots)

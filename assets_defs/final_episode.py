@@ -389,8 +389,8 @@ def refuse_unapproved(key: str, reviewed: ReviewedClips, review: ReviewSettings,
     reason = approval_reason_for(review.approval, data_dir, root, key, special)
     waiting = waiting_for_approval(reviewed, read_decisions(root, key)) if reason else ""
     if waiting:
-        raise AwaitingApprovalError(f"{key} waits for approval ({reason}): {waiting}; approve it in the studio page "
-                                    f"or with `starloom approve {key} --by NAME`")
+        raise AwaitingApprovalError(f"{key} waits for approval ({reason}): {waiting}; approve it "
+                                    f"with `starloom approve {key} --by NAME`")
 
 
 @contextlib.contextmanager

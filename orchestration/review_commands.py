@@ -1,4 +1,4 @@
-"""`starloom review`, `approve` and `reject`: the studio page's decisions, from a terminal.
+"""`starloom review`, `approve` and `reject`: a person's decisions on reviewed episodes, from a terminal.
 
 A decision is recorded under storage (assets_defs/approvals.py); with the daemon running
 (`starloom ui`), the approval sensor launches the rest of the chain, or makes a rejected scene
@@ -179,7 +179,8 @@ def waiting_message(settings, keys: list[str], special: bool) -> str | None:
         what = waiting_for_approval(reviewed, read_decisions(root, key)) if reviewed else ""
         if what:
             lines.append(f"episode {key} was reviewed and waits for a person's approval ({reason}): {what}. "
-                         f"Watch it in the studio page (`starloom ui`) or list it with `starloom review {key}`, "
+                         f"See each shot's scores and evidence with `starloom review {key}` (or the review_table "
+                         f"of reviewed_clips in the Dagster UI), "
                          f"then `starloom approve {key} --by NAME` or `starloom reject {key} --scene N --by NAME --new-seed`")
     return "\n".join(lines) or None
 

@@ -4,7 +4,7 @@
   publishing webhook, through the same client as the completion webhook (signed and retried the same
   way), so an operator hears of it before the evening slot.
 - Approvals: once a person has decided on every clip of a waiting episode, the rest of its chain is
-  launched (or the rejected clips are made again), from the studio page's decisions or the terminal's.
+  launched (or the rejected clips are made again), whoever recorded the decisions.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def episode_failure_sensor(context: dg.RunFailureSensorContext, publisher: Publi
 
 def build_approval_sensor(chain: Chain) -> dg.SensorDefinition:
     """Launches the rest of the chain for an episode once every scene is approved, and the making
-    again of a rejected scene, whether the decision came from the studio page or the terminal."""
+    again of a rejected scene, whoever recorded the decisions (`starloom approve`, `reject`, the library)."""
     rest = [chain.key("reviewed_clips"), chain.key("final_episode")]
     again = [chain.key("scene_prompts"), chain.key("raw_clips"), *rest]  # a revise edit changes the prompt
 

@@ -95,8 +95,9 @@ def approval_reason_for(policy: str, data_dir: str, root: UPath, key: str, speci
     if (not is_daily_key(key)) if special is None else special:
         return "a special episode"
     mark = marked_path(root, key)
-    if mark.exists() and json.loads(mark.read_text()).get("marked"):
-        return f"marked by {json.loads(mark.read_text()).get('by', 'a producer')}"
+    marked = json.loads(mark.read_text()) if mark.exists() else {}
+    if marked.get("marked"):
+        return f"marked by {marked.get('by', 'a producer')}"
     from assets_defs.pick import load_calendar
 
     calendar = load_calendar(data_dir)

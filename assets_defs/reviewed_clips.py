@@ -1,5 +1,5 @@
-"""The `reviewed_clips` asset: automated review of every clip, a
-new seed for every rejected clip in bounded rounds, and the human approval gate before publishing."""
+"""The `reviewed_clips` asset: automated review of every clip, a new seed for every rejected clip in
+bounded rounds, and the human approval gate before publishing."""
 
 import hashlib
 import io
@@ -41,13 +41,13 @@ def decode_for_review(path: UPath, width: int, height: int) -> np.ndarray:
     return rgb_frames(path, w, h)
 
 
-def review_clip(path, width: int, height: int, num_frames: int, settings: ReviewSettings, classifiers: tuple = ()) -> Verdict:
+def review_clip(path, width: int, height: int, num_frames: int, settings: ReviewSettings) -> Verdict:
     """The verdict on one clip. Pure apart from reading the file."""
-    return judge_clip(UPath(path), width, height, num_frames, settings, classifiers)[0]
+    return judge_clip(UPath(path), width, height, num_frames, settings)[0]
 
 
-def judge_clip(path: UPath, width: int, height: int, num_frames: int, settings: ReviewSettings,
-               classifiers: tuple = ()) -> tuple[Verdict, dict[str, np.ndarray]]:
+def judge_clip(path: UPath, width: int, height: int, num_frames: int,
+               settings: ReviewSettings) -> tuple[Verdict, dict[str, np.ndarray]]:
     """The verdict on one clip and the worst frame of each failed check (for evidence)."""
     try:
         info = probe_video(path)
@@ -70,10 +70,8 @@ def judge_clip(path: UPath, width: int, height: int, num_frames: int, settings: 
         scores={f.check: round(f.score, 4) for f in findings if f.check not in ("size", "frame_count")},
         thresholds={f.check: f.threshold for f in findings if f.check not in ("size", "frame_count")},
     )
-    # Evidence: the worst frame of every failed check (and of every safety check: a reviewer looks at
-    # the most suspicious frame even when it passed).
-    worst = {f.check: frames[f.frame] for f in findings
-             if f.frame is not None and 0 <= f.frame < len(frames) and (not f.passed or f.check.startswith("safe_"))}
+    # Evidence: the worst frame of every failed check.
+    worst = {f.check: frames[f.frame] for f in findings if not f.passed and f.frame is not None and 0 <= f.frame < len(frames)}
     return verdict, worst
 
 
@@ -83,7 +81,7 @@ NOT_JUDGING = {"text_safety", "approval", "max_attempts"}  # settings that chang
 
 def verdict_path(root: UPath, record: ClipRecord, settings: ReviewSettings) -> UPath:
     """Where a clip's verdict under these settings is kept: clips are content-addressed, so the
-    same key, thresholds, classifiers and review code always give the same verdict."""
+    same key, thresholds and review code always give the same verdict."""
     blob = json.dumps([REVIEW_VERSION, settings.model_dump(mode="json", exclude=NOT_JUDGING)], sort_keys=True).encode()
     return root / "reviews" / record.cache_key[:2] / f"{record.cache_key}-{hashlib.sha256(blob).hexdigest()[:12]}.json"
 
@@ -100,7 +98,7 @@ def save_evidence(root: UPath, record: ClipRecord, worst: dict[str, np.ndarray])
     return paths
 
 
-def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath, classifiers: list) -> Verdict:
+def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath) -> Verdict:
     """The stored verdict of this clip if it was reviewed before under the same settings, else a new one, stored."""
     path = verdict_path(root, record, settings)
     if path.exists():
@@ -110,7 +108,7 @@ def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath, cla
             pass  # unreadable: review again and write a whole new one
     # A record from before a move of the storage folder names the old place; the clip is under `root`.
     verdict, worst = judge_clip(resolve_stored(root, record.path), record.width, record.height, record.num_frames,
-                                settings, classifiers)
+                                settings)
     verdict = verdict.model_copy(update={"evidence": save_evidence(root, record, worst)})
     atomic_write_text(path, verdict.model_dump_json())
     return verdict
@@ -135,14 +133,14 @@ class ShotReview:
                             rejected=[f"{a.clip.cache_key}: {a.verdict.reason}" for a in self.log[:-1]])
 
 
-def _judge(shot: ShotReview, decisions: list[Decision], settings: ReviewSettings, root: UPath, classifiers: list) -> str:
+def _judge(shot: ShotReview, decisions: list[Decision], settings: ReviewSettings, root: UPath) -> str:
     """Judge the shot's current clip; "kept", "again" (make another) or "failed" (bound reached)."""
     person = rejected_keys(decisions).get(shot.current.cache_key)
     if person is not None:  # a person's rejection stands on its own; it uses none of the automated attempts
         why = f"rejected by {person.by}" + (f": {person.note}" if person.note else "") + f" ({person.remedy.replace('_', ' ')})"
         shot.log.append(Attempt(clip=shot.current, verdict=Verdict(passed=False, reason=why), by="person", note=why))
         return "again"
-    verdict = stored_review(shot.current, settings, root, classifiers)
+    verdict = stored_review(shot.current, settings, root)
     shot.log.append(Attempt(clip=shot.current, verdict=verdict))
     if verdict.passed:
         shot.kept = verdict
@@ -159,7 +157,7 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     scene, seeds and reasons, while the other episodes' clips are reviewed and kept. A clip a person
     rejected is made again the same way."""
     decisions = decisions or {}
-    root, classifiers = storage.root(), ()
+    root = storage.root()
     shots = []
     for key, written in scripts.items():
         requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings, written.sky_version))
@@ -171,7 +169,7 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     while judging:
         again = []
         for shot in judging:
-            outcome = _judge(shot, decisions.get(shot.episode, []), settings, root, classifiers)
+            outcome = _judge(shot, decisions.get(shot.episode, []), settings, root)
             seen += 1
             report_progress("review", seen, total)
             last = shot.log[-1]

@@ -51,7 +51,7 @@ def _bad_clips(sky: np.ndarray) -> dict[str, tuple[np.ndarray, str, str, set[str
     flat = np.full_like(sky, (120, 60, 200))
     frozen = np.concatenate([sky[:8], np.repeat(sky[8:9], N - 8, axis=0)])
     flicker = sky.copy()
-    flicker[1::2] = (flicker[1::2] * 0.3).astype(np.uint8) + 0
+    flicker[1::2] = (flicker[1::2] * 0.3).astype(np.uint8)
     flicker[::2] = np.clip(flicker[::2].astype(np.int16) + 60, 0, 255).astype(np.uint8)
     rng = np.random.default_rng(1)
     other = rng.integers(150, 255, (1, H, W, 3), dtype=np.uint8).repeat(N // 2, axis=0)

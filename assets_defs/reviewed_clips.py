@@ -98,8 +98,21 @@ def save_evidence(root: UPath, record: ClipRecord, worst: dict[str, np.ndarray])
     return paths
 
 
+# A random-initialised Wan (the tiny-wan backend) draws near-flat noise, and its causal VAE decodes
+# the first frame alone, unlike the rest: review would reject every such clip as blank and as a hard
+# cut at frame 1. Its clips are reviewed with those two checks opened up; every other check stays,
+# and every measure is still recorded.
+NOISE_MODEL_REVIEW = {"tiny-wan": {"cut_change": 1.0, "blank_spread": 0.5}}
+
+
+def review_settings_for(record: ClipRecord, settings: ReviewSettings) -> ReviewSettings:
+    """The thresholds a clip of this backend is judged by."""
+    return settings.model_copy(update=NOISE_MODEL_REVIEW.get(record.backend, {}))
+
+
 def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath) -> Verdict:
     """The stored verdict of this clip if it was reviewed before under the same settings, else a new one, stored."""
+    settings = review_settings_for(record, settings)
     path = verdict_path(root, record, settings)
     if path.exists():
         try:

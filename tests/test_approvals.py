@@ -213,3 +213,23 @@ def test_review_lists_what_waits_and_a_good_decision_is_kept_with_the_rest(tmp_p
     with pytest.raises(ApprovalError, match="already"):
         decide(make_settings(tmp_path, url=str(storage), approval="important"), storage_root(storage), DAY, False, "approve", "Ana")
     assert approval_run(storage_root(storage), DAY)[0] == "again"
+
+
+def test_a_waiting_episode_has_a_rough_cut_of_its_current_clips_made_once(tmp_path, waiting_storage):
+    from assets_defs.media.probe import probe_video
+    from assets_defs.media.rough_cut import make_rough_cut
+
+    storage = Path(shutil.copytree(waiting_storage, tmp_path / "storage"))
+    root = storage_root(storage)
+    reviewed = load_reviewed(root, DAY)
+    cut = make_rough_cut(root, DAY, reviewed)
+    clips = [probe_video(storage / c.clip.path) if not Path(c.clip.path).is_absolute() else probe_video(c.clip.path)
+             for c in reviewed.clips]
+    info = probe_video(cut)
+    # Every shot's clip, end to end: as many frames as the clips hold, the clips' own size.
+    assert info.num_frames == sum(c.num_frames for c in clips) and (info.width, info.height) == (clips[0].width, clips[0].height)
+    made = cut.stat().st_mtime
+    assert make_rough_cut(root, DAY, reviewed) == cut and cut.stat().st_mtime == made  # the same clips: not made again
+    # A shot made again gives a new cut; the old one stays for whoever is watching it.
+    changed = reviewed.model_copy(update={"clips": reviewed.clips[1:]})
+    assert make_rough_cut(root, DAY, changed) != cut and cut.exists()

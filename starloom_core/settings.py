@@ -249,6 +249,11 @@ class ReviewSettings(BaseSettings):
     flicker_step: float = Field(8.0, ge=0, le=255, description="a jump of the frame's mean luma above this that reverses next frame is flicker")
     max_flicker_per_second: float = Field(1.0, ge=0, description="flicker reversals a second a clip may hold")
     cut_change: float = Field(0.5, gt=0, le=1, description="a luma-histogram change between two frames above this (and 4× the clip's typical) is a hard cut")
+    # image safety (assets_defs/review/image_safety.py)
+    image_safety: bool = Field(True, description="screen sampled frames for nudity and the configured classifier; `off` only by a producer's explicit choice")
+    nudity_threshold: float = Field(0.5, gt=0, le=1, description="a detection of an exposed-body class at or above this score (0-1) rejects the clip")
+    classifier: str = Field("", description="a local ONNX image classifier (e.g. violence, gore, a studio's own); labels in `NAME.labels.json` beside `NAME.onnx`")
+    classifier_threshold: float = Field(0.5, gt=0, le=1, description="an unsafe label of `classifier` at or above this probability (0-1) rejects the clip")
 
 
 class WriterSettings(BaseSettings):

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel
 from upath import UPath
 
-from assets_defs.data_failure import data_errors_fail_the_step
+from assets_defs.failures import data_errors_fail_the_step
 from assets_defs.mansions import mansion_stories
 from assets_defs.signposts import find_signpost, signpost_beat
 from assets_defs.media.timeline import TRANSITIONS

@@ -8,8 +8,6 @@ days is one run whose clips share one queue on the replica pool. Values travel a
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
@@ -17,7 +15,6 @@ import dagster as dg
 from assets_defs.partitions import daily_partitions, special_partitions
 from assets_defs.versions import dagster_beta
 from starloom_core.series import episode_id
-from starloom_core.stored_state import CorruptStateError
 
 
 @dataclass(frozen=True)
@@ -57,16 +54,6 @@ class PartitionsFailed(RuntimeError):
         super().__init__(f"{stage} failed for {len(failures)} episode(s) (the others' results are stored):\n{lines}")
 
 
-@contextlib.contextmanager
-def failing_at_once_on_corrupt_state() -> Iterator[None]:
-    """A corrupt stored file fails the step at once, naming the file and what to do: a retry
-    would read the same bytes again (raw_clips retries for minutes)."""
-    try:
-        yield
-    except CorruptStateError as error:
-        raise dg.Failure(description=str(error), allow_retries=False, metadata={"corrupt_file": error.path}) from error
-
-
 def each_episode(keys: list[str], work, stage: str) -> dict:
     """`work(key)` for every key; one episode's failure does not stop the others, and the step
     fails afterwards naming each failed episode and why."""
@@ -83,4 +70,4 @@ def each_episode(keys: list[str], work, stage: str) -> dict:
     return done
 
 
-__all__ = ["CATALOG_IN", "DAILY", "SPECIAL", "Chain", "PartitionsFailed", "each_episode", "episode_id", "failing_at_once_on_corrupt_state"]
+__all__ = ["CATALOG_IN", "DAILY", "SPECIAL", "Chain", "PartitionsFailed", "each_episode", "episode_id"]

@@ -24,7 +24,8 @@ from assets_defs.media.timeline import Slot, episode_seconds, episode_timeline, 
 from assets_defs.progress import report_progress
 from assets_defs.models import Episode, ReviewedClip, ReviewedClips, ScenePrompts, Script
 from assets_defs.approvals import approval_reason_for, read_decisions, waiting_for_approval
-from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed, each_episode, failing_at_once_on_corrupt_state
+from assets_defs.chain import DAILY, SPECIAL, Chain, PartitionsFailed, each_episode
+from assets_defs.failures import failing_at_once, failing_at_once_on_corrupt_state
 from assets_defs.feeds import public_base_url, update_feeds
 from assets_defs.publishing import (file_entries, keep_previous_version, manifest_mismatches, published_manifest,
                                     staged_folder)
@@ -393,15 +394,11 @@ def refuse_unapproved(key: str, reviewed: ReviewedClips, review: ReviewSettings,
                                     f"with `starloom approve {key} --by NAME`")
 
 
-@contextlib.contextmanager
 def failing_at_once_while_unapproved():
-    """Waiting for a person is not a fault to retry: the step fails at once and says who must act."""
-    try:
-        yield
-    except (AwaitingApprovalError, PartitionsFailed) as error:
-        if isinstance(error, PartitionsFailed) and not all("AwaitingApprovalError" in r for r in error.failures.values()):
-            raise
-        raise dg.Failure(description=str(error), allow_retries=False) from error
+    """Waiting for a person is not a fault to retry: the step fails at once and says who must act
+    (in a run of several episodes, only when every failed one waits)."""
+    return failing_at_once(AwaitingApprovalError, PartitionsFailed, when=lambda error: not isinstance(error, PartitionsFailed)
+                           or all(AwaitingApprovalError.__name__ in reason for reason in error.failures.values()))
 
 
 def build_final_episode(chain: Chain) -> dg.AssetsDefinition:

@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import BaseModel
 
 from assets_defs.catalog import Catalog, read_catalog, write_catalog
-from assets_defs.chain import failing_at_once_on_corrupt_state
+from assets_defs.failures import failing_at_once_on_corrupt_state
 from starloom_core.series import episode_id
 from starloom_core.storage import asset_path, atomic_write_text, catalog_dir, storage_root
 from starloom_core.stored_state import read_model

@@ -7,8 +7,8 @@ import hashlib
 
 import dagster as dg
 
-from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode, failing_at_once_on_corrupt_state
-from assets_defs.data_failure import data_errors_fail_the_step
+from assets_defs.chain import DAILY, SPECIAL, Chain, each_episode
+from assets_defs.failures import data_errors_fail_the_step, failing_at_once_on_corrupt_state
 from assets_defs.edits import Rewrite, active_edits, load_edit_rules, rewrite_with
 from assets_defs.keywords import KeywordRule, enrich, load_keywords
 from assets_defs.models import ScenePrompt, ScenePrompts, Script, ShotPrompt

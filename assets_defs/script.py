@@ -10,7 +10,7 @@ import zhconv
 
 from assets_defs.catalog import Catalog
 from assets_defs.chain import CATALOG_IN, DAILY, SPECIAL, Chain, each_episode
-from assets_defs.data_failure import data_errors_fail_the_step
+from assets_defs.failures import data_errors_fail_the_step
 from assets_defs.models import Scene, Script
 from assets_defs.pick import SeriesCalendar, load_calendar, pick_for_day
 from assets_defs.planning import SeriesPlan

@@ -11,7 +11,7 @@ import json
 import dagster as dg
 
 from assets_defs.catalog import Catalog
-from assets_defs.data_failure import data_errors_fail_the_step
+from assets_defs.failures import data_errors_fail_the_step
 from assets_defs.pick import load_calendar
 from assets_defs.planning import SeriesPlan, plan_diff, plan_figures, plan_range, published_stories, solve_series_plan
 from assets_defs.resources import SeriesData, Storage

@@ -238,6 +238,11 @@ class ReviewSettings(BaseSettings):
                     "pinned dates, dates a producer marked) or `all`")
     max_attempts: int = Field(3, ge=1, le=10, description="clips made per shot (first one included) before an automated rejection fails the episode")
 
+    # burned-in text (assets_defs/review/text_detection.py)
+    text_check: bool = Field(True, description="look for captions and watermarks a model drew into its clips (text detection on about a frame a second)")
+    max_text_share: float = Field(0.2, ge=0, le=100, description="the largest share (%) of a frame a generated clip's text boxes may cover")
+    max_text_share_sky: float = Field(4.0, ge=0, le=100, description="the same for the sky renderer's clips, which carry their own name labels")
+
     min_mean_luma: float = Field(3.0, ge=0, le=255, description="a clip darker than this on average is rejected as black")
     min_motion: float = Field(0.3, ge=0, le=255, description="mean |last − first frame|; a still clip encodes at 0.0 and is rejected")
     # technical QC: stretches, flicker and cuts (assets_defs/review/basics.py)

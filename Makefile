@@ -40,6 +40,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q torch==2.13.0
 	$(VENV)/bin/pip install -q -e '.[dev,nudity]'
+	# rapidocr asks for opencv-python, nudenet for opencv-python-headless, and both unpack into cv2/:
+	# keep one, the headless build, which needs no libGL on a server.
+	$(VENV)/bin/pip uninstall -q -y opencv-python
+	$(VENV)/bin/pip install -q --force-reinstall --no-deps $$(grep -o 'opencv-python-headless==[0-9.]*' pyproject.toml)
 	touch $@
 
 clean:

@@ -18,8 +18,11 @@ from assets_defs.media.probe import ProbeError, probe_video, rgb_frames
 from assets_defs.models import Attempt, ClipRecord, ClipSet, ReviewedClip, ReviewedClips, ScenePrompts, Script, Verdict
 from assets_defs.progress import report_progress
 from assets_defs.resources import ClipGenerator, SeriesData, Storage
+from assets_defs.failures import failing_at_once
 from assets_defs.review.basics import basic_findings
 from assets_defs.review.findings import Finding
+from assets_defs.review.image_safety import ClassifierError, ImageClassifier, load_classifiers, safety_findings
+from assets_defs.review.text_detection import text_findings
 from assets_defs.versions import per_episode, ui_table
 from ray_jobs.backends import model_revision
 from ray_jobs.requests import ClipRequest
@@ -41,14 +44,17 @@ def decode_for_review(path: UPath, width: int, height: int) -> np.ndarray:
     return rgb_frames(path, w, h)
 
 
-def review_clip(path, width: int, height: int, num_frames: int, settings: ReviewSettings) -> Verdict:
+def review_clip(path, width: int, height: int, num_frames: int, settings: ReviewSettings,
+                classifiers: list[ImageClassifier] | None = None, model_made: bool = True) -> Verdict:
     """The verdict on one clip. Pure apart from reading the file."""
-    return judge_clip(UPath(path), width, height, num_frames, settings)[0]
+    return judge_clip(UPath(path), width, height, num_frames, settings, classifiers, model_made)[0]
 
 
-def judge_clip(path: UPath, width: int, height: int, num_frames: int,
-               settings: ReviewSettings) -> tuple[Verdict, dict[str, np.ndarray]]:
-    """The verdict on one clip and the worst frame of each failed check (for evidence)."""
+def judge_clip(path: UPath, width: int, height: int, num_frames: int, settings: ReviewSettings,
+               classifiers: list[ImageClassifier] | None = None, model_made: bool = True) -> tuple[Verdict, dict[str, np.ndarray]]:
+    """The verdict on one clip and the worst frame of each failed check (for evidence). Technical QC
+    and burned-in text always; image safety with the `classifiers` given (`load_classifiers`).
+    `model_made` is False for the sky renderer, whose own labels are text it was asked to draw."""
     try:
         info = probe_video(path)
         frames = decode_for_review(path, info.width, info.height)
@@ -60,6 +66,8 @@ def judge_clip(path: UPath, width: int, height: int, num_frames: int,
         Finding("frame_count", info.num_frames == num_frames, float(info.num_frames), float(num_frames),
                 f"{info.num_frames} frames, expected {num_frames}"),
         *basic_findings(frames, info.fps, settings),
+        *text_findings(frames, info.fps, settings, model_made),
+        *safety_findings(frames, info.fps, classifiers or []),
     ]
     measures = {"frames": float(info.num_frames)}
     for finding in findings:
@@ -75,7 +83,7 @@ def judge_clip(path: UPath, width: int, height: int, num_frames: int,
     return verdict, worst
 
 
-REVIEW_VERSION = "2"  # bump when review_clip judges the same file differently
+REVIEW_VERSION = "3"  # bump when review_clip judges the same file differently
 NOT_JUDGING = {"text_safety", "approval", "max_attempts"}  # settings that change no clip's verdict
 
 
@@ -110,7 +118,8 @@ def review_settings_for(record: ClipRecord, settings: ReviewSettings) -> ReviewS
     return settings.model_copy(update=NOISE_MODEL_REVIEW.get(record.backend, {}))
 
 
-def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath) -> Verdict:
+def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath,
+                  classifiers: list[ImageClassifier] | None = None) -> Verdict:
     """The stored verdict of this clip if it was reviewed before under the same settings, else a new one, stored."""
     settings = review_settings_for(record, settings)
     path = verdict_path(root, record, settings)
@@ -121,7 +130,7 @@ def stored_review(record: ClipRecord, settings: ReviewSettings, root: UPath) -> 
             pass  # unreadable: review again and write a whole new one
     # A record from before a move of the storage folder names the old place; the clip is under `root`.
     verdict, worst = judge_clip(resolve_stored(root, record.path), record.width, record.height, record.num_frames,
-                                settings)
+                                settings, classifiers, model_made=record.backend != "sky")
     verdict = verdict.model_copy(update={"evidence": save_evidence(root, record, worst)})
     atomic_write_text(path, verdict.model_dump_json())
     return verdict
@@ -146,14 +155,15 @@ class ShotReview:
                             rejected=[f"{a.clip.cache_key}: {a.verdict.reason}" for a in self.log[:-1]])
 
 
-def _judge(shot: ShotReview, decisions: list[Decision], settings: ReviewSettings, root: UPath) -> str:
+def _judge(shot: ShotReview, decisions: list[Decision], settings: ReviewSettings, root: UPath,
+           classifiers: list[ImageClassifier]) -> str:
     """Judge the shot's current clip; "kept", "again" (make another) or "failed" (bound reached)."""
     person = rejected_keys(decisions).get(shot.current.cache_key)
     if person is not None:  # a person's rejection stands on its own; it uses none of the automated attempts
         why = f"rejected by {person.by}" + (f": {person.note}" if person.note else "") + f" ({person.remedy.replace('_', ' ')})"
         shot.log.append(Attempt(clip=shot.current, verdict=Verdict(passed=False, reason=why), by="person", note=why))
         return "again"
-    verdict = stored_review(shot.current, settings, root)
+    verdict = stored_review(shot.current, settings, root, classifiers)
     shot.log.append(Attempt(clip=shot.current, verdict=verdict))
     if verdict.passed:
         shot.kept = verdict
@@ -171,6 +181,8 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     rejected is made again the same way."""
     decisions = decisions or {}
     root = storage.root()
+    with failing_at_once(ClassifierError):  # a missing detector or a bad classifier file is the studio's to fix
+        classifiers = load_classifiers(settings)
     shots = []
     for key, written in scripts.items():
         requests = clip_requests(written, prompts[key], generator, model_revision(generator.settings, written.sky_version))
@@ -182,7 +194,7 @@ def review_episodes(scripts: dict[str, Script], prompts: dict[str, ScenePrompts]
     while judging:
         again = []
         for shot in judging:
-            outcome = _judge(shot, decisions.get(shot.episode, []), settings, root)
+            outcome = _judge(shot, decisions.get(shot.episode, []), settings, root, classifiers)
             seen += 1
             report_progress("review", seen, total)
             last = shot.log[-1]
@@ -249,7 +261,7 @@ def approval_check(pending: dict[str, str], keys: list[str]) -> dg.AssetCheckRes
 def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
     key = chain.key("reviewed_clips")
 
-    @chain.asset("reviewed_clips", "generation", code_version="5", ins=chain.ins("script", "scene_prompts", "raw_clips"),
+    @chain.asset("reviewed_clips", "generation", code_version="6", ins=chain.ins("script", "scene_prompts", "raw_clips"),
                  check_specs=[dg.AssetCheckSpec("approved", asset=key, blocking=True,
                                                 description="a person approved every clip, where the episode needs one (STARLOOM_APPROVAL)")])
     def reviewed_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],

@@ -1,5 +1,7 @@
-"""The review's cost: decoding and each technical check in frames per second on 720p sky clips, and
-the review of a 60 s episode's clips (12 shots of 5 s) as a share of that episode's first run.
+"""The review's cost: decoding, each technical check, burned-in text detection and the nudity
+detector, in frames per second on 720p sky clips, and the review of a 60 s episode's clips
+(12 shots of 5 s) as a share of that episode's first run. The two models score about a frame a
+second plus each shot's first and last (their frames/s count the frames they scored).
 
     .venv/bin/python bench/review.py [--clips 4] [--size 1280x720] [--episode-seconds 149.46]
 
@@ -18,6 +20,9 @@ from pathlib import Path
 from assets_defs.catalog import load_catalog, write_catalog
 from assets_defs.reviewed_clips import decode_for_review
 from assets_defs.review import basics
+from assets_defs.review.findings import sample_indices
+from assets_defs.review.image_safety import load_classifiers, safety_findings
+from assets_defs.review.text_detection import text_findings
 from ray_jobs.backends.sky import SkyBackend
 from ray_jobs.requests import ClipRequest
 from starloom_core.settings import PROJECT_ROOT, ReviewSettings, parse_size
@@ -56,8 +61,10 @@ def main() -> None:
     settings = ReviewSettings()
     with tempfile.TemporaryDirectory() as tmp:
         clips = make_clips(Path(tmp), args.clips, width, height)
-        seconds = {"decode": 0.0, "luma": 0.0, "not_black": 0.0, "not_frozen": 0.0, "no_flicker": 0.0, "no_hard_cut": 0.0}
-        frames_seen = 0
+        seconds = {"decode": 0.0, "luma": 0.0, "not_black": 0.0, "not_frozen": 0.0, "no_flicker": 0.0, "no_hard_cut": 0.0,
+                   "no_burned_in_text": 0.0, "safe_nudity": 0.0}
+        classifiers = load_classifiers(settings)  # loaded once per process, as in a review step
+        frames_seen = scored = 0
         for path in clips:
             took, frames = timed(lambda: decode_for_review(path, width, height))
             seconds["decode"] += took
@@ -66,11 +73,16 @@ def main() -> None:
             for name, check in (("not_black", basics._blank), ("not_frozen", basics._frozen), ("no_flicker", basics._flicker)):
                 seconds[name] += timed(lambda: check(luma, FPS, settings))[0]
             seconds["no_hard_cut"] += timed(lambda: basics._hard_cut(luma, settings))[0]
+            seconds["no_burned_in_text"] += timed(lambda: text_findings(frames, FPS, settings, model_made=False))[0]
+            seconds["safe_nudity"] += timed(lambda: safety_findings(frames, FPS, classifiers))[0]
             frames_seen += len(frames)
+            scored += len(sample_indices(len(frames), FPS))
     print(f"{len(clips)} sky clips at {width}x{height}, {FRAMES} frames each, decoded at {frames.shape[2]}x{frames.shape[1]}")
     print("| part | seconds | frames/s |\n|---|---|---|")
     for name, spent in seconds.items():
-        print(f"| {name} | {spent:.2f} | {frames_seen / spent:,.0f} |")
+        sampled = name in ("no_burned_in_text", "safe_nudity")
+        print(f"| {name} | {spent:.2f} | {(scored if sampled else frames_seen) / spent:,.1f}"
+              f"{f' ({scored} frames scored)' if sampled else ''} |")
     per_clip = sum(seconds.values()) / len(clips)
     total = per_clip * SHOTS_PER_EPISODE
     print(f"| **review, all parts** | {sum(seconds.values()):.2f} | {frames_seen / sum(seconds.values()):,.0f} |")

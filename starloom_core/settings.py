@@ -241,7 +241,7 @@ class ReviewSettings(BaseSettings):
     # burned-in text (assets_defs/review/text_detection.py)
     text_check: bool = Field(True, description="look for captions and watermarks a model drew into its clips (text detection on about a frame a second)")
     max_text_share: float = Field(0.2, ge=0, le=100, description="the largest share (%) of a frame a generated clip's text boxes may cover")
-    max_text_share_sky: float = Field(4.0, ge=0, le=100, description="the same for the sky renderer's clips, which carry their own name labels")
+    max_text_share_sky: float = Field(8.0, ge=0, le=100, description="the same for the sky renderer's clips, which carry their own name labels (2–3 % at 640×360, up to 5.5 % at 256×144)")
 
     min_mean_luma: float = Field(3.0, ge=0, le=255, description="a clip darker than this on average is rejected as black")
     min_motion: float = Field(0.3, ge=0, le=255, description="mean |last − first frame|; a still clip encodes at 0.0 and is rejected")

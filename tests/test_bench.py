@@ -31,6 +31,6 @@ def test_review_bench_measures_each_check_and_the_share_of_an_episode():
     done = subprocess.run([sys.executable, "bench/review.py", "--clips", "1", "--size", "320x180"], cwd=PROJECT_ROOT,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    for part in ("decode", "not_black", "not_frozen", "no_flicker", "no_hard_cut", "review, all parts"):
-        assert re.search(rf"\| \**{re.escape(part)}\** \| [\d.]+ \| [\d,]+ \|", done.stdout), (part, done.stdout)
+    for part in ("decode", "not_black", "not_frozen", "no_flicker", "no_hard_cut", "no_burned_in_text", "safe_nudity", "review, all parts"):
+        assert re.search(rf"\| \**{re.escape(part)}\** \| [\d.]+ \| [\d,.]+( \(\d+ frames scored\))? \|", done.stdout), (part, done.stdout)
     assert re.search(r"review of a 60 s episode \(12 shots\): [\d.]+ s = [\d.]+% of its first run", done.stdout), done.stdout

@@ -31,10 +31,11 @@ def sky_frames(tmp_path_factory) -> dict[str, np.ndarray]:
     return {name: SkyBackend().generate(request, root) for name, request in kinds.items()}
 
 
-def _judge(tmp_path, name: str, frames: np.ndarray):
+def _judge(tmp_path, name: str, frames: np.ndarray, classifiers=None, model_made: bool = False):
+    """Judged as review judges a clip of the sky renderer (its own labels allowed), unless `model_made`."""
     path = tmp_path / f"{name}.mp4"
     encode_frames(frames, FPS, path)
-    verdict, worst = judge_clip(path, W, H, len(frames), ReviewSettings())
+    verdict, worst = judge_clip(path, W, H, len(frames), ReviewSettings(), classifiers, model_made)
     return verdict, worst
 
 
@@ -42,7 +43,8 @@ def test_clean_sky_clips_pass_every_check(tmp_path, sky_frames):
     for name, frames in sky_frames.items():
         verdict, _ = _judge(tmp_path, name, frames)
         assert verdict.passed, f"{name}: {verdict.reason}"
-        assert set(verdict.scores) == {"not_black", "not_frozen", "no_flicker", "no_hard_cut"}
+        assert set(verdict.scores) == {"not_black", "not_frozen", "no_flicker", "no_hard_cut", "no_burned_in_text"}
+        assert 0 < verdict.scores["no_burned_in_text"] < ReviewSettings().max_text_share_sky  # its own name labels
         assert verdict.measures["blank_seconds"] == 0 and verdict.measures["frozen_seconds"] == 0
 
 
@@ -78,3 +80,35 @@ def test_each_bad_clip_is_rejected_by_its_check_with_the_reason_and_its_worst_fr
     assert words in verdict.reason, verdict.reason
     assert check in worst and worst[check].shape == (H, W, 3)  # saved as the evidence PNG
     assert {c for c, ok in verdict.checks.items() if not ok} == failing, verdict.reason
+
+
+def test_a_caption_drawn_over_a_generated_clip_is_rejected_with_its_share_and_evidence(tmp_path):
+    from starloom_core.fonts import cjk_font_path
+    from starloom_core.tools import run_tool
+
+    path = tmp_path / "captioned.mp4"
+    font = str(cjk_font_path()).replace(":", r"\:")
+    made = run_tool(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"mandelbrot=s={W}x{H}:rate={FPS}", "-t", "3",
+                     "-vf", f"drawtext=fontfile='{font}':text='SUBSCRIBE www.example.com':fontsize=24:fontcolor=white:x=20:y=h-40",
+                     "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(path)])
+    assert made.returncode == 0, made.stderr[-500:]
+    verdict, worst = judge_clip(path, W, H, 3 * FPS, ReviewSettings(), model_made=True)
+    assert {c for c, ok in verdict.checks.items() if not ok} == {"no_burned_in_text"}, verdict.reason
+    assert "burned-in text:" in verdict.reason and verdict.scores["no_burned_in_text"] > 1.0
+    assert worst["no_burned_in_text"].shape == (H, W, 3)
+
+
+def test_a_studio_classifier_rejects_a_clip_through_review_with_its_score(tmp_path, sky_frames):
+    from assets_defs.review.image_safety import OnnxClassifier
+    from tests.test_image_safety import LABELS, write_model
+    import json
+
+    model = write_model(tmp_path / "violence.onnx")
+    (tmp_path / "violence.labels.json").write_text(json.dumps(LABELS))
+    red = sky_frames["orion-focus"].copy()
+    red[20:, ..., 0] = 250  # from frame 20 on, the sky turns red
+    verdict, worst = _judge(tmp_path, "red", red, [OnnxClassifier(model, 0.5)])
+    assert not verdict.checks["safe_violence"] and verdict.scores["safe_violence"] > 0.9, verdict.reason
+    assert "violence" in verdict.reason and worst["safe_violence"].shape == (H, W, 3)
+    clean, _ = _judge(tmp_path, "clean", sky_frames["orion-focus"], [OnnxClassifier(model, 0.5)])
+    assert clean.checks["safe_violence"] and clean.scores["safe_violence"] < 0.5

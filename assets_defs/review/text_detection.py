@@ -10,7 +10,8 @@ The score is a frame's text share: the percentage of its area inside the union o
 text boxes (DB's boxes, grown by PP-OCR's unclip ratio so they cover the letters with a margin),
 the largest over the sampled frames. The sky renderer labels its own clips (the constellation's
 name in a corner, the focus star's and asterisms' names: 0.5–3.1 % of a clip rendered at 640×360 or
-larger; at 320×180 its 10 px minimum font takes 3.1–4.0 %), so its clips are held to
+larger; its fonts stay at 10 px or more, so they take 3.1–4.0 % at 320×180 and 4.4–5.5 % at 256×144
+or 144×256, the test episodes' sizes), so its clips are held to
 `max_text_share_sky`; a model's clip should hold no text at all and is held to `max_text_share`.
 In a 640×360 frame a 28 px caption line covers about 6 %, a 20 px one 2 %, a 14–16 px corner
 watermark 0.75 %, a faint 12 px one 0.2 %; 10 px marks are found in some frames only. Noise,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -188,3 +190,13 @@ def stop_process_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
     except ProcessLookupError:
         pass
     proc.wait(timeout=10)
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    """A query to the Dagster webserver's GraphQL API on `port`, as the UI sends it; its data."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.loads(response.read())
+    assert "errors" not in answer, answer["errors"]
+    return answer["data"]

@@ -6,7 +6,6 @@ A special asked for from the page's form appears in the series list."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,7 +19,7 @@ import dagster as dg
 import pytest
 
 from starloom_core.net import free_port
-from tests.conftest import DAY, TEST_DATA, stop_process_group
+from tests.conftest import DAY, TEST_DATA, stop_process_group, graphql
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 BIN = Path(sys.executable).parent
@@ -41,19 +40,10 @@ def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 18
         time.sleep(1)
 
 
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
-    assert "errors" not in answer, answer["errors"]
-    return answer["data"]
-
-
 def _location(port: int) -> str:
     deadline = time.monotonic() + 180
     while True:
-        entries = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
+        entries = graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
         located = entries["workspaceOrError"]["locationEntries"]
         if located and located[0]["loadStatus"] == "LOADED":
             return located[0]["name"]
@@ -116,7 +106,7 @@ def test_a_person_watches_rejects_one_scene_approves_the_rest_and_the_episode_pu
 
     ui, log, home, storage, studio = studio_ui["proc"], studio_ui["log"], studio_ui["home"], studio_ui["storage"], studio_ui["studio"]
     # 1. The day's run, launched as the UI's Materialize button launches it: it stops after review.
-    launched = _graphql(studio_ui["dagster"], """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+    launched = graphql(studio_ui["dagster"], """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
         __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""", {"p": {
         "selector": {"repositoryLocationName": studio_ui["location"], "repositoryName": "__repository__",
                      "jobName": "daily_episode_job"},

@@ -22,22 +22,13 @@ from assets_defs.media.probe import probe_video
 from orchestration.resources import build_resources
 from starloom_core.settings import PROJECT_ROOT
 from starloom_core.net import free_port
-from tests.conftest import TEST_DATA, make_settings, stop_process_group
+from tests.conftest import TEST_DATA, make_settings, stop_process_group, graphql
 
 # The whole studio path in one test: about 8 minutes on 2 cores, more on a loaded machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 STAGES = ["script", "scene_prompts", "raw_clips", "reviewed_clips", "final_episode"]
 BIN = Path(sys.executable).parent
 REPLICAS = 3  # two GPUs on each node: the third replica must land on the worker node
-
-
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
-    assert "errors" not in answer, answer["errors"]
-    return answer["data"]
 
 
 def _start(name: str, cmd: list[str], env: dict, logs: Path) -> subprocess.Popen:
@@ -66,7 +57,7 @@ def _driver(code: str, env: dict) -> str:
 
 
 def _launch_run(port: int, location: str, day: str) -> str:
-    launched = _graphql(port, """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+    launched = graphql(port, """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
         __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""", {"p": {
         "selector": {"repositoryLocationName": location, "repositoryName": "__repository__", "jobName": "daily_episode_job"},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]}}})["launchRun"]
@@ -75,7 +66,7 @@ def _launch_run(port: int, location: str, day: str) -> str:
 
 
 def _launch_backfill(port: int, days: list[str]) -> str:
-    launched = _graphql(port, """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+    launched = graphql(port, """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
         __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
                         {"params": {"partitionNames": days, "assetSelection": [{"path": [s]} for s in STAGES]}})
     outcome = launched["launchPartitionBackfill"]
@@ -184,7 +175,7 @@ def studio(tmp_path, postgres_server, monkeypatch):
         deadline = time.monotonic() + 120
         while True:
             try:
-                entries = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
+                entries = graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
                 [entry] = entries["workspaceOrError"]["locationEntries"]
                 if entry["loadStatus"] == "LOADED":
                     break
@@ -259,12 +250,12 @@ def test_ui_launched_runs_share_warm_replicas_on_a_two_node_cluster_and_survive_
             time.sleep(0.2)
         killed = _kill_processes_of(run_id)
         assert killed, "no run worker process found"
-        terminated = _graphql(port, """mutation($id: String!) { terminateRun(runId: $id, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
+        terminated = graphql(port, """mutation($id: String!) { terminateRun(runId: $id, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
             __typename } }""", {"id": run_id})["terminateRun"]
         assert terminated["__typename"] == "TerminateRunSuccess", terminated
         time.sleep(3)  # a replica finishes the clip it was making: stored, so not made again
         stored = set((storage / "clips").rglob("*.json"))
-        again = _graphql(port, """mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) {
+        again = graphql(port, """mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) {
             __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
                          {"p": {"parentRunId": run_id, "strategy": "FROM_FAILURE"}})["launchRunReexecution"]
         assert again["__typename"] == "LaunchRunSuccess", again

@@ -488,7 +488,9 @@ def lineage(date: str, scene: int | None) -> None:
                 + (f"\nmade in {shot['generation']['attempts']} attempt(s)" if shot["generation"]["attempts"] > 1 else "")
                 + "".join(f"\npool: {event}" for event in shot["generation"]["events"]),
                 ("pass" if review["passed"] else "FAIL") + f" after {review['attempts']} attempt(s)\n"
-                + ", ".join(f"{k} {v}" for k, v in review["measures"].items()),
+                + ", ".join(f"{k} {v} (limit {review['thresholds'].get(k, '-')})" for k, v in review["scores"].items())
+                + "".join(f"\nrejected {a['clip']} ({a['by']}): {a['reason']}" + "".join(f"\n  evidence {p}" for p in a["evidence"].values())
+                          for a in review["attempts_log"][:-1]),
             )
     console.print(table)
     if chain["files"]:

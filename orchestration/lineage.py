@@ -61,7 +61,11 @@ def _shot_lineage(root: UPath, shot: ShotPrompt, first: ClipRecord, reviewed: Re
                        "events": record.get("result", {}).get("events", final.events)},
         "first_generated_for": first.cache_key,
         "review": {"passed": reviewed.verdict.passed, "attempts": reviewed.attempts,
-                   "measures": reviewed.verdict.measures, "rejected": reviewed.rejected},
+                   "scores": reviewed.verdict.scores, "thresholds": reviewed.verdict.thresholds,
+                   "measures": reviewed.verdict.measures, "rejected": reviewed.rejected,
+                   # every clip made for the shot, the kept one last, with who or what rejected it and the frames that show why
+                   "attempts_log": [{"clip": a.clip.cache_key, "seed": a.clip.seed, "by": a.by, "passed": a.verdict.passed,
+                                     "reason": a.verdict.reason, "evidence": a.verdict.evidence} for a in reviewed.attempts_log]},
     }
 
 

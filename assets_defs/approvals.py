@@ -30,6 +30,17 @@ class ApprovalError(ValueError):
     """Bad input to a decision: the message says what is wrong (unknown scene, empty name, already decided)."""
 
 
+class UnknownEpisodeError(ApprovalError):
+    """A decision on an episode that has no reviewed clips (so nothing waits for a decision)."""
+
+
+class AlreadyDecidedError(ApprovalError):
+    """A decision that changes nothing: the clips named already stand as asked."""
+
+
+WHAT_HAPPENS_NEXT = "with the daemon running (`starloom ui`) the rest of the chain starts within a minute"
+
+
 class Decision(BaseModel):
     episode: str  # the partition key
     scene: int
@@ -167,7 +178,7 @@ def decide(settings: StarloomSettings, root: UPath, key: str, special: bool | No
         raise ApprovalError(f"a decision needs the name of who decides (--by NAME); {key}: the name is empty")
     reviewed = load_reviewed(root, key, special)
     if reviewed is None:
-        raise ApprovalError(f"unknown episode {key}: it has no reviewed clips yet, so nothing waits for a decision")
+        raise UnknownEpisodeError(f"unknown episode {key}: it has no reviewed clips yet, so nothing waits for a decision")
     scenes = sorted({c.clip.scene for c in reviewed.clips})
     if scene is not None and scene not in scenes:
         raise ApprovalError(f"unknown scene {scene}: {key} has scenes {scenes[0]}–{scenes[-1]}")
@@ -186,7 +197,7 @@ def decide(settings: StarloomSettings, root: UPath, key: str, special: bool | No
     targets = [s for s in states if s.status == "pending" or (scene is not None and s.status != wanted)]
     if not targets:
         last = states[-1].decision
-        raise ApprovalError(f"{key} {'scene ' + str(scene) if scene else 'has no undecided scene: each'} is already "
+        raise AlreadyDecidedError(f"{key} {'scene ' + str(scene) if scene else 'has no undecided scene: each'} is already "
                             f"{wanted if scene else 'approved or rejected'}"
                             + (f" by {last.by} at {last.at.isoformat(timespec='seconds')}" if last else ""))
     if remedy == "revise":
@@ -200,6 +211,12 @@ def decide(settings: StarloomSettings, root: UPath, key: str, special: bool | No
         atomic_write_text(folder / f"{stamp}-{decision.scene}.{decision.shot}-{uuid.uuid4().hex[:8]}.json",
                           decision.model_dump_json(indent=2))
     return decisions
+
+
+def describe_decisions(key: str, made: list[Decision]) -> str:
+    """What was recorded, in one line ("2026-11-27: approved scene 1.1, scene 1.2 (by Mei)")."""
+    verb = "approved" if made[0].action == "approve" else "rejected"
+    return f"{key}: {verb} " + ", ".join(f"scene {d.scene}.{d.shot}" for d in made) + f" (by {made[0].by})"
 
 
 def _record_revision(settings: StarloomSettings, root: UPath, key: str, scene: int, instruction: str, scenes: int) -> None:

@@ -406,16 +406,35 @@ def _materialize_plan(replan: str | None) -> None:
 @click.option("--no-ray", is_flag=True, help="Do not start a local Ray head (each step then starts Ray in its own process).")
 def ui(host: str, port: int, no_ray: bool) -> None:
     """The whole local deployment on the DAGSTER_HOME `starloom episode` uses: the Dagster webserver,
-    the daemon (runs launched from the UI, backfills, the schedule, the failure sensor) and, unless
-    RAY_ADDRESS is set, a local Ray head that keeps replicas warm between runs. Ctrl-C stops it all."""
+    the daemon (runs launched from the UI, backfills, the schedule, the failure sensor), the studio
+    page (STARLOOM_STUDIO_HOST/PORT, 127.0.0.1:3001) and, unless RAY_ADDRESS is set, a local Ray head
+    that keeps replicas warm between runs. Ctrl-C stops it all."""
     from orchestration.deployment import DeploymentError, serve
 
+    studio = _settings().studio
     home = _dagster_home()
     try:
-        code = serve(home, host, port, start_ray=not no_ray, echo=lambda line: click.echo(line, err=True))
+        code = serve(home, host, port, start_ray=not no_ray, echo=lambda line: click.echo(line, err=True),
+                     studio=(studio.host, studio.port, studio.url))
     except DeploymentError as error:
         raise click.ClickException(str(error)) from None
     raise SystemExit(code)
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default STARLOOM_STUDIO_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default STARLOOM_STUDIO_PORT, 3001).")
+def studio(host: str | None, port: int | None) -> None:
+    """Serve the studio page alone: watch episodes, approve, reject or revise their shots, start a
+    special. Decisions need STARLOOM_REVIEW_TOKEN; `starloom ui` starts the page beside Dagster."""
+    from orchestration.studio.app import serve
+
+    settings = _settings()
+    if os.environ.get("DAGSTER_HOME"):  # the run states and specials come from Dagster when it is set up
+        _dagster_home()
+    click.echo(f"studio page on http://{host or settings.studio.host}:{port or settings.studio.port}"
+               + ("" if settings.studio.token.get_secret_value() else " (read-only: STARLOOM_REVIEW_TOKEN is not set)"), err=True)
+    serve(settings, host, port)
 
 
 @cli.command()

@@ -3,10 +3,11 @@
 - dagster-webserver: the UI, and the GraphQL API it launches runs through;
 - dagster-daemon: the queued-run coordinator, backfills, the daily schedule and the failure sensor
   (without it a run launched from the UI stays Queued);
+- the studio page (`starloom studio`), where a person watches, approves and starts specials;
 - a local Ray head (`starloom ray start`'s), unless RAY_ADDRESS points at a cluster: each step runs in
   its own process, and replicas on a head outlive the step, the run and the next run.
 
-Ctrl-C or SIGTERM stops the webserver and the daemon (and the head if this command started it).
+Ctrl-C or SIGTERM stops the webserver, the daemon and the page (and the head if this command started it).
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def ray_environment(start_ray: bool, echo: Callable[[str], None]) -> tuple[dict,
     return {"RAY_ADDRESS": state["address"], "RAY_AUTH_MODE": "token"}, not was_running
 
 
-def serve(home: Path, host: str, port: int, start_ray: bool = True, echo: Callable[[str], None] = print) -> int:
-    """Run the webserver and the daemon until Ctrl-C/SIGTERM or until one of them exits; returns its code."""
+def serve(home: Path, host: str, port: int, start_ray: bool = True, echo: Callable[[str], None] = print,
+          studio: tuple[str, int, str] | None = None) -> int:
+    """Run the webserver, the daemon and the studio page (`studio`: its host, port and URL) until
+    Ctrl-C/SIGTERM or until one of them exits; returns its code."""
     ray_env, own_head = ray_environment(start_ray, echo)
     env = {**os.environ, "DAGSTER_HOME": str(home), **ray_env}
     bin_dir = Path(sys.executable).parent
@@ -77,7 +80,15 @@ def serve(home: Path, host: str, port: int, start_ray: bool = True, echo: Callab
         "webserver": _start("webserver", [str(bin_dir / "dagster-webserver"), *CODE_LOCATION, "-h", host, "-p", str(port)], env, home),
         "daemon": _start("daemon", [str(bin_dir / "dagster-daemon"), "run", *CODE_LOCATION], env, home),
     }
-    echo(f"Dagster UI on http://{host}:{port} with the daemon (DAGSTER_HOME={home}; logs: {home}/webserver.log, daemon.log)")
+    if studio:
+        # The page launches specials through this webserver; 0.0.0.0 binds everywhere, loopback reaches it.
+        webserver = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        procs["studio"] = _start("studio", [sys.executable, "-m", "orchestration.cli", "studio", "--host", studio[0], "--port", str(studio[1])],
+                                 {**env, "STARLOOM_STUDIO_DAGSTER_URL": webserver}, home)
+    echo(f"Dagster UI on http://{host}:{port} with the daemon (DAGSTER_HOME={home}; logs: {home}/webserver.log, daemon.log"
+         + (", studio.log" if studio else "") + ")")
+    if studio:
+        echo(f"studio page on {studio[2]}")
     stopping = []
 
     def on_signal(signum, _frame):
@@ -89,10 +100,10 @@ def serve(home: Path, host: str, port: int, start_ray: bool = True, echo: Callab
             ended = {name: proc.returncode for name, proc in procs.items() if proc.poll() is not None}
             if ended:
                 name, code = next(iter(ended.items()))
-                echo(f"dagster {name} exited with code {code}; see {home / (name + '.log')}. Stopping the rest.")
+                echo(f"{name} exited with code {code}; see {home / (name + '.log')}. Stopping the rest.")
                 return code or 1
             time.sleep(0.5)
-        echo(f"{stopping[0]}: stopping the webserver and the daemon")
+        echo(f"{stopping[0]}: stopping " + ", ".join(procs))
         return 0
     finally:
         _stop(procs)

@@ -15,22 +15,21 @@ WAITING_EXIT = 3  # `starloom episode` when the episode was reviewed and waits f
 def resolve_episode(text: str) -> tuple[str, bool]:
     """(partition key, is it a special) from a date, or a special's id as lineage and the page name it
     ("special-1a2b3c4d5e"), or the special's sentence itself."""
-    from starloom_core.series import SPECIAL_PREFIX, PartitionDateError, episode_id, parse_episode_date
+    from starloom_core.series import SPECIAL_PREFIX, PartitionDateError, UnknownSpecialError, find_episode
 
     wanted = text.strip()
-    if not (wanted.startswith(SPECIAL_PREFIX) or (wanted and not wanted[:4].isdigit())):
-        try:
-            return parse_episode_date(text), False
-        except PartitionDateError as error:
-            raise click.UsageError(str(error)) from None
-    import dagster as dg
+    specials: list[str] = []
+    if wanted.startswith(SPECIAL_PREFIX) or (wanted and not wanted[:4].isdigit()):
+        import dagster as dg
 
-    with dg.DagsterInstance.get() as instance:
-        keys = instance.get_dynamic_partitions("specials")
-    for key in keys:
-        if wanted in (key, episode_id(key)):
-            return key, True
-    raise click.ClickException(f"unknown special {wanted!r}: {len(keys)} special(s) exist; `starloom review` lists those that wait")
+        with dg.DagsterInstance.get() as instance:
+            specials = instance.get_dynamic_partitions("specials")
+    try:
+        return find_episode(text, specials)
+    except PartitionDateError as error:
+        raise click.UsageError(str(error)) from None
+    except UnknownSpecialError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def waiting_episodes(settings) -> list[tuple[str, str, str]]:
@@ -87,7 +86,7 @@ def episode_review_lines(settings, key: str, special: bool) -> list[str]:
 
 
 def _decide(action: str, date: str, scene: int | None, by: str, note: str, remedy: str = "", instruction: str = "") -> None:
-    from assets_defs.approvals import ApprovalError, decide
+    from assets_defs.approvals import WHAT_HAPPENS_NEXT, ApprovalError, decide, describe_decisions
     from orchestration.cli import _check_data, _dagster_home, _settings
     from starloom_core.storage import storage_root
     from starloom_core.stored_state import CorruptStateError
@@ -101,10 +100,8 @@ def _decide(action: str, date: str, scene: int | None, by: str, note: str, remed
         made = decide(settings, storage_root(settings.storage.url), key, special, action, by, scene, note, remedy, instruction)
     except (ApprovalError, CorruptStateError) as error:
         raise click.ClickException(str(error)) from None
-    verb = "approved" if action == "approve" else "rejected"
-    click.echo(f"{key}: {verb} " + ", ".join(f"scene {d.scene}.{d.shot}" for d in made) + f" (by {made[0].by})")
-    click.echo("with the daemon running (`starloom ui`) the rest of the chain starts within a minute; "
-               f"without it, `starloom {'special' if special else 'episode'} {key}` does it here", err=True)
+    click.echo(describe_decisions(key, made))
+    click.echo(f"{WHAT_HAPPENS_NEXT}; without it, `starloom {'special' if special else 'episode'} {key}` does it here", err=True)
 
 
 @click.command()

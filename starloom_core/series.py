@@ -70,3 +70,22 @@ def check_special_text(text: str) -> str:
     if "..." in cleaned:  # Dagster reserves "..." in partition keys (ranges); the CJK ellipsis is fine
         cleaned = cleaned.replace("...", "…")
     return cleaned
+
+
+class UnknownSpecialError(LookupError):
+    """A special's id or sentence that names no special there is."""
+
+
+def find_episode(text: str, specials) -> tuple[str, bool]:
+    """(partition key, is it a special) from what a person typed or a link holds: a date, a special's
+    id as lineage and the studio page name it ("special-1a2b3c4d5e"), or the special's sentence
+    itself, looked up among `specials` (their partition keys). A malformed date is a
+    PartitionDateError, an unknown special an UnknownSpecialError; both say what is wrong."""
+    wanted = text.strip()
+    if not (wanted.startswith(SPECIAL_PREFIX) or (wanted and not wanted[:4].isdigit())):
+        return parse_episode_date(text), False
+    keys = list(specials)
+    for key in keys:
+        if wanted in (key, episode_id(key)):
+            return key, True
+    raise UnknownSpecialError(f"unknown special {wanted!r}: {len(keys)} special(s) exist; `starloom review` lists those that wait")

@@ -301,9 +301,37 @@ class OrchestrationSettings(BaseSettings):
         return int(hour), int(minute)
 
 
+class StudioSettings(BaseSettings):
+    """The studio page (`starloom studio`): where it listens, the URL links to it use, and the token
+    every decision sent from it needs."""
+
+    model_config = _section("STARLOOM_STUDIO_")
+
+    host: str = Field("127.0.0.1", description="the address the studio page binds (loopback: put a proxy with TLS in front to share it)")
+    port: int = Field(3001, ge=1, le=65535, description="the studio page's port")
+    public_url: PublicUrl = Field("", description="the page's address as people open it (behind a proxy, e.g. `https://studio.example.com/`): "
+                                  "Dagster metadata links use it; unset: `http://HOST:PORT`")
+    token: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices("STARLOOM_REVIEW_TOKEN", "token"),
+                             description="the token every decision and special sent from the studio page needs (header "
+                                         "`Authorization: Bearer …` or the page's token form); unset: the page is read-only")
+    dagster_url: str = Field("http://127.0.0.1:3000", description="the Dagster webserver the page launches specials through (GraphQL)")
+
+    @field_validator("dagster_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", value.strip()):
+            raise ValueError(f"must look like http://127.0.0.1:3000 (scheme, host, optional port), got {value!r}")
+        return value.strip().rstrip("/")
+
+    @property
+    def url(self) -> str:
+        """Where people open the page, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
 SECTIONS = {"storage": StorageSettings, "generation": GenerationSettings, "postproduction": PostproductionSettings,
             "publishing": PublishingSettings, "review": ReviewSettings, "writer": WriterSettings,
-            "orchestration": OrchestrationSettings}
+            "orchestration": OrchestrationSettings, "studio": StudioSettings}
 
 
 class StarloomSettings(BaseSettings):
@@ -318,6 +346,7 @@ class StarloomSettings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     writer: WriterSettings = Field(default_factory=WriterSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    studio: StudioSettings = Field(default_factory=StudioSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):
@@ -368,7 +397,7 @@ def explain(error: ValidationError, section_cls: type[BaseSettings]) -> str:
             continue
         variable = env_name(section_cls, field)
         value = problem.get("input")
-        shown = "(hidden)" if "secret" in field or "key" in field else repr(value)
+        shown = "(hidden)" if any(word in field for word in ("secret", "key", "token")) else repr(value)
         lines.append(f"{variable}={shown}: {message}")
     return "; ".join(lines)
 

@@ -126,6 +126,22 @@ def make_settings(tmp_path: Path, **overrides) -> StarloomSettings:
     return StarloomSettings.load({f"{section_of[field]}.{field}": value for field, value in values.items()})
 
 
+def episode_env(root: Path, approval: str) -> dict:
+    """The environment of a small `starloom episode` on `root`'s storage and DAGSTER_HOME."""
+    return {"STARLOOM_DATA": str(TEST_DATA), "STARLOOM_STORAGE": str(root / "storage"), "DAGSTER_HOME": str(root / "dagster"),
+            "STARLOOM_SIZE": "256x144", "STARLOOM_VERTICAL_SIZE": "144x256", "STARLOOM_BACKEND": "sky", "STARLOOM_APPROVAL": approval}
+
+
+def run_episode_command(root: Path, day: str, approval: str):
+    """`starloom episode DAY` in this process on `root` (storage/ and dagster/ below it): exit 3 when
+    the day waits for a person, 0 when it was published. Returns click's result."""
+    from click.testing import CliRunner
+
+    from orchestration.cli import cli
+
+    return CliRunner().invoke(cli, ["episode", day], env=episode_env(root, approval))
+
+
 @pytest.fixture
 def instance():
     with dg.instance_for_test() as test_instance:

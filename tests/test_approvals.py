@@ -20,7 +20,7 @@ from orchestration.episode_run import run_episode
 from orchestration.sensors import daily_approval_sensor
 from starloom_core.storage import storage_root
 from tests.bad_input import Case, params, run_case
-from tests.conftest import DAY, TEST_DATA, make_settings
+from tests.conftest import DAY, TEST_DATA, make_settings, run_episode_command
 
 pytestmark = pytest.mark.slow
 
@@ -123,12 +123,8 @@ IMPORTANT = {"STARLOOM_APPROVAL": "important"}
 @pytest.fixture(scope="module")
 def waiting_storage(tmp_path_factory) -> Path:
     """A storage where DAY was reviewed and waits (exit 3, the message says what to do), made once."""
-    from orchestration.cli import cli
-
     root = tmp_path_factory.mktemp("waiting")
-    env = {"STARLOOM_DATA": str(TEST_DATA), "STARLOOM_STORAGE": str(root / "storage"), "DAGSTER_HOME": str(root / "dagster"),
-           "STARLOOM_SIZE": "256x144", "STARLOOM_VERTICAL_SIZE": "144x256", "STARLOOM_BACKEND": "sky", **IMPORTANT}
-    result = CliRunner().invoke(cli, ["episode", DAY], env=env)
+    result = run_episode_command(root, DAY, "important")
     assert result.exit_code == 3, result.output
     assert f"episode {DAY} was reviewed and waits for a person's approval (a pinned date" in result.output
     assert f"starloom approve {DAY} --by NAME" in result.output

@@ -63,7 +63,7 @@ def test_cli_rejects_a_bad_date_before_doing_any_work(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("command", [[], ["episode"], ["ui"], ["pool"], ["lineage"], ["ray"], ["ray", "start"], ["build-tiny-wan"],
-                                     ["backfill"], ["special"], ["revise"], ["plan"], ["picks"], ["plan-series"]])
+                                     ["backfill"], ["special"], ["revise"], ["plan"], ["picks"], ["plan-series"], ["studio"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

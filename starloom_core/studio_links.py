@@ -1,0 +1,13 @@
+"""Links into the studio page, for asset metadata (MetadataValue.url) and messages."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starloom_core.series import episode_id
+from starloom_core.settings import StarloomSettings
+
+
+def episode_url(settings: StarloomSettings, key: str) -> str:
+    """The studio page of an episode: a day's date, or a special by its id (its key is free text)."""
+    return f"{settings.studio.url}/episode/{quote(episode_id(key), safe='')}"

@@ -119,6 +119,10 @@ def test_the_episode_page_shows_each_shot_and_its_forms_and_the_published_film(s
     assert html.find("input", name="instruction") and html.find("input", name="scene", type="hidden")
     assert html.find("form", id="approve-rest", action=f"/episode/{DAY}/decide")
     assert "approved" in page.text and "by Ana" in page.text  # scene 1, decided in the fixture
+    # Before publishing, the film is the rough cut of the clips under review, served with ranges.
+    [rough] = html.find("video", id="film")
+    assert rough["src"].startswith(f"/media/approvals/{DAY}/rough-cut-") and rough["src"].endswith(".mp4")
+    assert requests.get(studio + rough["src"], headers={"Range": "bytes=0-9"}, timeout=30).status_code == 206
 
     film = _Elements(requests.get(f"{studio}/episode/{PUBLISHED}", timeout=30).text)
     [landscape] = film.find("video", id="film")

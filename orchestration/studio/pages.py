@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from upath import UPath
 
 from assets_defs.approvals import approval_reason, load_reviewed, read_decisions, shot_states, waiting_for_approval
+from assets_defs.media.rough_cut import RoughCutError, make_rough_cut
 from assets_defs.models import Script
 from assets_defs.planning import plan_range
 from assets_defs.series_plan import previous_plan
@@ -151,6 +152,7 @@ class EpisodeView:
     story: str
     request: str = ""
     film: dict = field(default_factory=dict)  # landscape / vertical -> {video, vtt: [(lang, link)]}
+    rough_cut: str | None = None  # before publishing: the current clips end to end, to watch before deciding
     poster: str | None = None
     loudness: dict = field(default_factory=dict)
     manifest: str = ""  # pretty JSON
@@ -203,4 +205,9 @@ def episode_view(settings: StarloomSettings, root: UPath, key: str, special: boo
                                       "threshold": verdict.thresholds.get(check)} for check, passed in verdict.checks.items()],
                           "evidence": [(check, media_link(root, path)) for check, path in sorted(verdict.evidence.items())]})
         view.scenes.append({**scene, "shots": shots, "statuses": sorted({s["status"] for s in shots})})
+    if "landscape" not in view.film:
+        try:
+            view.rough_cut = media_link(root, make_rough_cut(root, name, reviewed))
+        except RoughCutError as error:
+            view.missing = str(error)
     return view

@@ -29,10 +29,10 @@ from assets_defs.failures import failing_at_once, failing_at_once_on_corrupt_sta
 from assets_defs.feeds import public_base_url, update_feeds
 from assets_defs.publishing import (file_entries, keep_previous_version, manifest_mismatches, published_manifest,
                                     staged_folder)
-from assets_defs.versions import per_episode
+from assets_defs.versions import per_episode, studio_links
 from assets_defs.resources import Publisher, SeriesData, Storage
 from ray_jobs.requests import code_version
-from starloom_core.settings import PostproductionSettings, ReviewSettings
+from starloom_core.settings import PostproductionSettings, ReviewSettings, StudioSettings
 from starloom_core.storage import atomic_put_file, atomic_write_text, episode_dir, local_copy, resolve_stored
 
 DURATION_TOLERANCE = 0.10
@@ -411,7 +411,8 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
     )
     def final_episode(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
                       reviewed_clips: dict[str, ReviewedClips], postproduction: dg.ResourceParam[PostproductionSettings], storage: Storage,
-                      publisher: Publisher, clip_review: dg.ResourceParam[ReviewSettings], series_data: SeriesData):
+                      publisher: Publisher, clip_review: dg.ResourceParam[ReviewSettings], series_data: SeriesData,
+                      studio: dg.ResourceParam[StudioSettings]):
         """The finished film (landscape and vertical) with narration, music, subtitles, poster, preview and manifest."""
         def publish(k: str) -> Published:
             refuse_unapproved(k, reviewed_clips[k], clip_review, series_data.data_dir, storage.root(), bool(chain.key_prefix))
@@ -420,7 +421,7 @@ def build_final_episode(chain: Chain) -> dg.AssetsDefinition:
         with failing_at_once_on_corrupt_state(), failing_at_once_while_unapproved():
             published = each_episode(context.partition_keys, publish, "final_episode")
         yield dg.Output({k: p.episode for k, p in published.items()},
-                        metadata=per_episode(published, lambda p: p.metadata))
+                        metadata=per_episode(published, lambda p: p.metadata) | studio_links(studio, list(published)))
         for name, (passed, details) in combined_checks(published).items():
             severity = dg.AssetCheckSeverity.WARN if name == "webhook_delivered" else dg.AssetCheckSeverity.ERROR
             yield dg.AssetCheckResult(check_name=name, passed=passed, metadata=details, severity=severity)

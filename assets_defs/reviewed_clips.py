@@ -23,10 +23,10 @@ from assets_defs.review.basics import basic_findings
 from assets_defs.review.findings import Finding
 from assets_defs.review.image_safety import ClassifierError, ImageClassifier, load_classifiers, safety_findings
 from assets_defs.review.text_detection import text_findings
-from assets_defs.versions import per_episode, ui_table
+from assets_defs.versions import per_episode, studio_links, ui_table
 from ray_jobs.backends import model_revision
 from ray_jobs.requests import ClipRequest
-from starloom_core.settings import ReviewSettings
+from starloom_core.settings import ReviewSettings, StudioSettings
 from starloom_core.storage import atomic_write_bytes, atomic_write_text, resolve_stored, stored_path
 
 RETRY_SEED_STEP = 1_000_003  # attempt n of a shot uses seed + n × this: new, and still reproducible
@@ -266,7 +266,7 @@ def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
                                                 description="a person approved every clip, where the episode needs one (STARLOOM_APPROVAL)")])
     def reviewed_clips(context: dg.AssetExecutionContext, script: dict[str, Script], scene_prompts: dict[str, ScenePrompts],
                        raw_clips: dict[str, ClipSet], clip_generator: ClipGenerator, clip_review: dg.ResourceParam[ReviewSettings],
-                       storage: Storage, series_data: SeriesData):
+                       storage: Storage, series_data: SeriesData, studio: dg.ResourceParam[StudioSettings]):
         """Technical QC and image safety of every clip, new seeds for rejected ones, and the wait for a person's approval."""
         root = storage.root()
         decisions = {k: read_decisions(root, k) for k in context.partition_keys}
@@ -274,7 +274,8 @@ def build_reviewed_clips(chain: Chain) -> dg.AssetsDefinition:
         reasons = {k: approval_reason_for(clip_review.approval, series_data.data_dir, root, k, bool(chain.key_prefix))
                    for k in reviewed}
         pending = approval_results(reviewed, reasons, decisions)
-        yield dg.Output(reviewed, metadata=per_episode(reviewed, describe) | {"review_table": review_table(list(reviewed.values()))})
+        yield dg.Output(reviewed, metadata=per_episode(reviewed, describe) | {"review_table": review_table(list(reviewed.values()))}
+                        | studio_links(studio, list(reviewed)))
         yield approval_check(pending, list(reviewed))
 
     return reviewed_clips

@@ -9,6 +9,10 @@ import warnings
 import dagster as dg
 from pydantic import BaseModel
 
+from starloom_core.series import episode_id
+from starloom_core.settings import StudioSettings
+from starloom_core.studio_links import episode_url
+
 
 @contextlib.contextmanager
 def dagster_beta():
@@ -29,6 +33,14 @@ def content_version(values: dict[str, BaseModel]) -> dg.DataVersion:
 def versioned_output(values: dict[str, BaseModel], metadata: dict) -> dg.Output:
     with dagster_beta():
         return dg.Output(values, data_version=content_version(values), metadata=metadata)
+
+
+def studio_links(studio: StudioSettings, keys: list[str]) -> dict:
+    """Metadata linking each episode's studio page (watch, approve, reject): a URL the UI opens for
+    one episode, a list of links for several."""
+    if len(keys) == 1:
+        return {"studio_page": dg.MetadataValue.url(episode_url(studio, keys[0]))}
+    return {"studio_pages": dg.MetadataValue.md("\n".join(f"- [{episode_id(k)}]({episode_url(studio, k)})" for k in keys))}
 
 
 def per_episode(values: dict, describe) -> dict:

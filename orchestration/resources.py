@@ -23,4 +23,5 @@ def build_resources(settings: StarloomSettings) -> dict:
         "script_writer": ScriptWriter(settings=settings.writer),
         "postproduction": settings.postproduction,
         "publisher": Publisher(settings=settings.publishing),
+        "studio": settings.studio,  # where asset metadata links each episode's studio page
     }

@@ -94,6 +94,10 @@ def test_a_pinned_day_waits_for_a_person_and_publishes_with_only_the_rejected_sc
     assert manifest["files"]
     episode = result.output_for_node("final_episode")[DAY]
     assert Path(episode.video).exists()
+    # Both stages link the episode's studio page from their metadata, where the UI shows it.
+    for stage in ("reviewed_clips", "final_episode"):
+        [materialized] = result.asset_materializations_for_node(stage)
+        assert materialized.metadata["studio_page"] == dg.MetadataValue.url(f"http://127.0.0.1:3001/episode/{DAY}")
 
     # 5. A re-run asks nobody again: every clip is unchanged, so every approval still holds.
     result, error = _run(settings, instance)

@@ -269,3 +269,28 @@ def test_without_a_configured_token_the_page_is_read_only(storage):
         refused = requests.post(f"{url}{DECIDE}", headers=AUTH, data={"scene": "4", "by": "Ana", "choice": "approve"}, timeout=30)
     assert refused.status_code == 403 and "set STARLOOM_REVIEW_TOKEN" in refused.text
     assert _decision_files(storage) == before
+
+
+def test_a_day_with_a_run_in_flight_is_generating_and_one_whose_run_failed_is_failed(tmp_path, monkeypatch, storage):
+    import dagster as dg
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from orchestration.studio import runs
+    from orchestration.studio.pages import episode_status
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("")  # Dagster's defaults: SQLite in DAGSTER_HOME
+    with dg.DagsterInstance.get() as instance:
+        for day, status in [("2026-11-20", dg.DagsterRunStatus.FAILURE), ("2026-11-21", dg.DagsterRunStatus.SUCCESS),
+                            ("2026-11-21", dg.DagsterRunStatus.STARTED), ("2026-11-22", dg.DagsterRunStatus.STARTING),
+                            (DAY, dg.DagsterRunStatus.FAILURE)]:  # later runs are newer: the latest decides
+            instance.add_run(DagsterRun(job_name="daily_episode_job", status=status, tags={"dagster/partition": day}))
+    states = runs.run_states(["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23", DAY])
+    assert states == {"2026-11-20": "failed", "2026-11-21": "generating", "2026-11-22": "generating", DAY: "failed"}
+    settings, root = _settings(storage), storage_root(storage)
+    assert episode_status(settings, root, "2026-11-20", states["2026-11-20"])[0] == "failed"
+    assert episode_status(settings, root, "2026-11-22", states["2026-11-22"])[0] == "generating"
+    assert episode_status(settings, root, "2026-11-23", "")[0] == "planned"
+    # A run that stopped for approval failed its blocking check; the day waits for a person, it is not broken.
+    status, what = episode_status(settings, root, DAY, states[DAY])
+    assert status == "waiting" and "scene 2.1 pending" in what

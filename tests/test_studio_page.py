@@ -294,3 +294,25 @@ def test_a_day_with_a_run_in_flight_is_generating_and_one_whose_run_failed_is_fa
     # A run that stopped for approval failed its blocking check; the day waits for a person, it is not broken.
     status, what = episode_status(settings, root, DAY, states[DAY])
     assert status == "waiting" and "scene 2.1 pending" in what
+
+
+def test_the_page_reads_an_s3_storage_as_it_reads_a_folder(storage, s3_server, monkeypatch):
+    import s3fs
+
+    for name, value in s3_server.items():
+        monkeypatch.setenv(name, value)
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server["AWS_ENDPOINT_URL"], key="starloom-test", secret="starloom-test")
+    fs.put(str(storage), "starloom/studio-page", recursive=True)
+    settings = make_settings(storage.parent, url="s3://starloom/studio-page", approval="important", token=TOKEN)
+    with _serving(settings) as url:
+        page = requests.get(f"{url}/episode/{DAY}", timeout=60)
+        assert page.status_code == 200, page.text[-2000:]
+        html = _Elements(page.text)
+        shots = [a for a in html.find("video") if "shot" in a.get("class", "").split()]
+        assert {a["data-clip-key"] for a in shots} == {c.clip.cache_key for c in load_reviewed(storage_root(storage), DAY).clips}
+        # A clip seeks on S3 as on disk: the bytes of the range asked for, read from the bucket.
+        src = shots[0]["src"]
+        local = (storage / src.removeprefix("/media/")).read_bytes()
+        part = requests.get(url + src, headers={"Range": "bytes=100-1099"}, timeout=60)
+        assert part.status_code == 206 and part.content == local[100:1100]
+        assert part.headers["content-range"] == f"bytes 100-1099/{len(local)}"

@@ -208,6 +208,12 @@ def stop_process_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
     proc.wait(timeout=10)
 
 
+def run_failures(instance, run_id: str) -> list[str]:
+    """A run's step and run failure messages, to say why a run failed when a test expected it to succeed."""
+    return [e.message for e in instance.all_logs(run_id)
+            if e.dagster_event and e.dagster_event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE")]
+
+
 def graphql(port: int, query: str, variables: dict | None = None) -> dict:
     """A query to the Dagster webserver's GraphQL API on `port`, as the UI sends it; its data."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()

@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 
 from starloom_core.net import free_port
-from tests.conftest import DAY, TEST_DATA, stop_process_group, graphql
+from tests.conftest import DAY, TEST_DATA, graphql, run_failures, stop_process_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 BIN = Path(sys.executable).parent
@@ -63,6 +63,11 @@ def _runs_done(home: Path, count: int, ui: subprocess.Popen, log: Path, timeout_
         assert ui.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, f"runs not finished: {[(r.job_name, r.status.value) for r in runs]}"
         time.sleep(2)
+
+
+def _why_failed(home: Path, run: dg.DagsterRun) -> str:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return f"{run.job_name} {run.run_id} {run.tags}: " + "\n".join(run_failures(instance, run.run_id)[-3:])
 
 
 def _shot_keys(page) -> dict[int, list[str]]:
@@ -159,7 +164,7 @@ def test_a_person_watches_rejects_one_scene_approves_the_rest_and_the_episode_pu
 
         # 6. Every clip approved: the sensor publishes the episode, and the list says so.
         runs = _runs_done(home, 3, ui, log)
-        assert runs[0].status == dg.DagsterRunStatus.SUCCESS, runs[0].run_id
+        assert runs[0].status == dg.DagsterRunStatus.SUCCESS, _why_failed(home, runs[0])
         page.goto(studio + "/")
         assert page.locator(f'tr[data-episode="{DAY}"]').get_attribute("data-status") == "published"
         page.goto(f"{studio}/episode/{DAY}")

@@ -22,7 +22,7 @@ from assets_defs.media.probe import probe_video
 from orchestration.resources import build_resources
 from starloom_core.settings import PROJECT_ROOT
 from starloom_core.net import free_port
-from tests.conftest import TEST_DATA, make_settings, stop_process_group, graphql
+from tests.conftest import TEST_DATA, graphql, make_settings, run_failures, stop_process_group
 
 # The whole studio path in one test: about 8 minutes on 2 cores, more on a loaded machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -84,11 +84,6 @@ def _wait_runs(instance: dg.DagsterInstance, filters: dg.RunsFilter, count: int,
         assert daemon.poll() is None, (logs / "daemon.log").read_text()[-3000:]
         assert time.monotonic() < deadline, f"runs not finished: {[(r.run_id[:8], r.status) for r in runs]}"
         time.sleep(2)
-
-
-def _failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    return [e.message for e in instance.all_logs(run_id)
-            if e.dagster_event and e.dagster_event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE")]
 
 
 def _step_pids(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
@@ -213,7 +208,7 @@ def test_ui_launched_runs_share_warm_replicas_on_a_two_node_cluster_and_survive_
         [single] = _wait_runs(instance, dg.RunsFilter(run_ids=[run_id]), 1, 600, studio["daemon"], logs)
         backfill_runs = _wait_runs(instance, dg.RunsFilter(tags={"dagster/backfill": backfill_id}), 1, 600, studio["daemon"], logs)
         for run in [single, *backfill_runs]:
-            assert run.status == dg.DagsterRunStatus.SUCCESS, _failures(instance, run.run_id)[-3:]
+            assert run.status == dg.DagsterRunStatus.SUCCESS, run_failures(instance, run.run_id)[-3:]
         assert len(backfill_runs) == 1  # three days, one run
         # Every step ran in its own process (Dagster's multiprocess executor), as under the daemon.
         pids = _step_pids(instance, single.run_id)
@@ -260,7 +255,7 @@ def test_ui_launched_runs_share_warm_replicas_on_a_two_node_cluster_and_survive_
                          {"p": {"parentRunId": run_id, "strategy": "FROM_FAILURE"}})["launchRunReexecution"]
         assert again["__typename"] == "LaunchRunSuccess", again
         [rerun] = _wait_runs(instance, dg.RunsFilter(run_ids=[again["run"]["runId"]]), 1, 600, studio["daemon"], logs)
-        assert rerun.status == dg.DagsterRunStatus.SUCCESS, _failures(instance, rerun.run_id)[-3:]
+        assert rerun.status == dg.DagsterRunStatus.SUCCESS, run_failures(instance, rerun.run_id)[-3:]
         assert "catalog" not in _step_pids(instance, rerun.run_id)  # finished steps are not run again
     crashed = _clip_records(storage, crashed_day)
     made = [c for c in crashed if not c["cached"]]
@@ -279,7 +274,7 @@ def test_ui_launched_runs_share_warm_replicas_on_a_two_node_cluster_and_survive_
             time.sleep(0.5)
         stop_process_group(studio["worker"], grace_s=2)
         [run] = _wait_runs(instance, dg.RunsFilter(tags={"dagster/backfill": backfill_id}), 1, 600, studio["daemon"], logs)
-        failures = _failures(instance, run.run_id)
+        failures = run_failures(instance, run.run_id)
         assert run.status == dg.DagsterRunStatus.SUCCESS or any("node" in f.lower() for f in failures), failures[-3:]
     for clip in (storage / "clips").rglob("*.mp4"):
         if clip.with_suffix(".json").exists():  # a clip with its record is finished, and stays whole

@@ -128,7 +128,7 @@ def test_a_person_watches_rejects_one_scene_approves_the_rest_and_the_episode_pu
         page = browser.new_page()
         # 2. The series list shows the day waiting; its page plays the rough cut of its clips.
         page.goto(studio + "/")
-        assert page.locator(f'tr[data-episode="{DAY}"]').get_attribute("data-status") == "waiting"
+        assert page.locator(f'tr[data-episode="{DAY}"]').get_attribute("data-status") == "waiting", _why_failed(home, first)
         page.locator(f'tr[data-episode="{DAY}"] a[href="/episode/{DAY}"]').first.click()
         page.wait_for_url(f"**/episode/{DAY}")
         assert _film_seconds(page) > 1.0
